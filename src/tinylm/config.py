@@ -1,0 +1,326 @@
+"""Model and training configuration: dataclasses, presets, TOML files and validation.
+
+Precedence is preset < config file < command-line flags, so a preset is only ever a starting point.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import re
+import tomllib
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from tinylm.errors import TinylmError, did_you_mean
+
+ARCHES = ("llama",)
+
+
+@dataclass
+class ModelConfig:
+    arch: str = "llama"
+    dim: int = 288
+    n_layers: int = 6
+    n_heads: int = 6
+    n_kv_heads: int | None = None  # None: same as n_heads (plain multi-head attention)
+    vocab_size: int = 32000
+    hidden_dim: int | None = None  # None: llama2.c's rule, 2/3 of 4*dim rounded up to multiple_of
+    multiple_of: int = 32
+    max_seq_len: int = 256
+    norm_eps: float = 1e-5
+    rope_theta: float = 10000.0
+    tie_embeddings: bool = True
+    dropout: float = 0.0
+
+    def __post_init__(self) -> None:
+        if self.n_kv_heads is None:
+            self.n_kv_heads = self.n_heads
+        if self.hidden_dim is None:
+            hidden = int(2 * (4 * self.dim) / 3)
+            self.hidden_dim = self.multiple_of * (
+                (hidden + self.multiple_of - 1) // self.multiple_of
+            )
+
+    @property
+    def head_dim(self) -> int:
+        return self.dim // self.n_heads
+
+    def validate(self) -> None:
+        if self.arch not in ARCHES:
+            raise TinylmError(
+                f"unknown model arch '{self.arch}'{did_you_mean(self.arch, ARCHES)}; "
+                f"choose one of {', '.join(ARCHES)}"
+            )
+        for name in ("dim", "n_layers", "n_heads", "n_kv_heads", "vocab_size", "max_seq_len"):
+            if getattr(self, name) <= 0:
+                raise TinylmError(f"model {name} must be positive, got {getattr(self, name)}")
+        if self.dim % self.n_heads:
+            raise TinylmError(
+                f"model dim {self.dim} is not divisible by n_heads {self.n_heads}; "
+                "pick n_heads that divides dim"
+            )
+        if self.n_heads % self.n_kv_heads:
+            raise TinylmError(
+                f"n_heads {self.n_heads} is not divisible by n_kv_heads {self.n_kv_heads}; "
+                "n_kv_heads must divide n_heads"
+            )
+        if self.head_dim % 2:
+            raise TinylmError(
+                f"head size dim/n_heads = {self.head_dim} must be even for rotary embeddings"
+            )
+        if not 0.0 <= self.dropout < 1.0:
+            raise TinylmError(f"dropout must be in [0, 1), got {self.dropout}")
+
+
+@dataclass
+class TrainConfig:
+    batch_size: int = 32
+    grad_accum: int = 4
+    lr: float = 5e-4
+    min_lr: float | None = None  # None: lr / 10, the Chinchilla/llama2.c convention
+    warmup: int = 1000
+    weight_decay: float = 0.1
+    beta1: float = 0.9
+    beta2: float = 0.95
+    grad_clip: float = 1.0
+    max_steps: int | None = None
+    time_budget: float | None = None  # seconds; turned into max_steps after timing a few steps
+    eval_every: int = 250
+    eval_batches: int = 20
+    save_every: int = 500
+    sample_every: int | None = None  # None: every eval
+    sample_tokens: int = 120
+    log_every: int = 10
+    device: str = "auto"
+    dtype: str = "auto"
+    compile: bool = False
+    seed: int = 1337
+
+    def __post_init__(self) -> None:
+        if self.min_lr is None:
+            self.min_lr = self.lr / 10
+
+    def validate(self) -> None:
+        for name in ("batch_size", "grad_accum", "eval_every", "eval_batches", "save_every"):
+            if getattr(self, name) <= 0:
+                raise TinylmError(f"train {name} must be positive, got {getattr(self, name)}")
+        if self.lr <= 0:
+            raise TinylmError(f"--lr must be positive, got {self.lr}")
+        if self.min_lr < 0 or self.min_lr > self.lr:
+            raise TinylmError(f"--min-lr must be in [0, lr={self.lr}], got {self.min_lr}")
+        if self.warmup < 0:
+            raise TinylmError(f"--warmup must be >= 0, got {self.warmup}")
+        if self.grad_clip < 0:
+            raise TinylmError(f"--grad-clip must be >= 0 (0 disables), got {self.grad_clip}")
+        if self.max_steps is not None and self.max_steps <= 0:
+            raise TinylmError(f"--max-steps must be positive, got {self.max_steps}")
+        if self.time_budget is not None and self.time_budget <= 0:
+            raise TinylmError(f"--time-budget must be positive, got {self.time_budget}")
+        if self.device not in ("auto", "cpu", "cuda", "mps") and not self.device.startswith(
+            "cuda:"
+        ):
+            raise TinylmError(f"--device must be auto, cpu, cuda or cuda:N, got '{self.device}'")
+        if self.dtype not in DTYPES:
+            raise TinylmError(
+                f"--dtype must be one of {', '.join(DTYPES)}, got '{self.dtype}'"
+                f"{did_you_mean(self.dtype, DTYPES)}"
+            )
+
+
+DTYPES = ("auto", "fp32", "bf16", "fp16")
+
+
+@dataclass
+class Preset:
+    description: str
+    model: dict[str, Any]
+    train: dict[str, Any] = field(default_factory=dict)
+
+
+PRESETS: dict[str, Preset] = {
+    "260k": Preset(
+        "llama2.c's stories260K shape",
+        dict(
+            dim=64,
+            n_layers=5,
+            n_heads=8,
+            n_kv_heads=4,
+            vocab_size=512,
+            max_seq_len=512,
+            multiple_of=4,
+        ),
+        dict(batch_size=32, grad_accum=4, lr=1e-3, warmup=200),
+    ),
+    "1m": Preset(
+        "about 1M parameters, the student-project scale",
+        dict(
+            dim=128,
+            n_layers=5,
+            n_heads=8,
+            n_kv_heads=4,
+            vocab_size=1024,
+            max_seq_len=256,
+            multiple_of=8,
+        ),
+        dict(batch_size=32, grad_accum=2, lr=1e-3, warmup=200),
+    ),
+    "15m": Preset(
+        "llama2.c's stories15M shape",
+        dict(dim=288, n_layers=6, n_heads=6, vocab_size=32000, max_seq_len=256),
+        dict(batch_size=32, grad_accum=4, lr=5e-4, warmup=1000),
+    ),
+    "42m": Preset(
+        "llama2.c's stories42M shape",
+        dict(dim=512, n_layers=8, n_heads=8, vocab_size=32000, max_seq_len=1024),
+        dict(batch_size=16, grad_accum=8, lr=5e-4, warmup=1000),
+    ),
+    "110m": Preset(
+        "llama2.c's stories110M shape",
+        dict(dim=768, n_layers=12, n_heads=12, vocab_size=32000, max_seq_len=1024),
+        dict(batch_size=8, grad_accum=16, lr=5e-4, warmup=1000),
+    ),
+    "zh-110m": Preset(
+        "TinyStoriesChinese-110M recipe (vocab 5000)",
+        dict(dim=768, n_layers=12, n_heads=12, vocab_size=5000, max_seq_len=1024, dropout=0.0),
+        dict(batch_size=4, grad_accum=128, lr=5e-4, warmup=1000, grad_clip=1.0),
+    ),
+}
+
+
+def preset(name: str) -> Preset:
+    if name not in PRESETS:
+        raise TinylmError(
+            f"unknown preset '{name}'{did_you_mean(name, PRESETS)}; "
+            f"choose one of {', '.join(PRESETS)}"
+        )
+    return PRESETS[name]
+
+
+def _field_names(cls: type) -> list[str]:
+    return [f.name for f in fields(cls)]
+
+
+def check_keys(values: dict[str, Any], cls: type, where: str) -> None:
+    """Reject unknown keys with a suggestion; a typo must never be silently ignored."""
+    names = _field_names(cls)
+    for key in values:
+        if key not in names:
+            raise TinylmError(f"unknown key '{key}' in {where}{did_you_mean(key, names)}")
+
+
+def _coerce(cls: type, values: dict[str, Any], where: str) -> dict[str, Any]:
+    """Check each value's type against the dataclass annotation (ints may stand for floats)."""
+    out: dict[str, Any] = {}
+    types = {f.name: f.type for f in fields(cls)}
+    for key, value in values.items():
+        hint = str(types[key])
+        ok: bool
+        if value is None:
+            ok = "None" in hint
+        elif "bool" in hint:
+            ok = isinstance(value, bool)
+        elif "float" in hint:
+            ok = isinstance(value, int | float) and not isinstance(value, bool)
+            value = float(value) if ok else value
+        elif "int" in hint:
+            ok = isinstance(value, int) and not isinstance(value, bool)
+        elif "str" in hint:
+            ok = isinstance(value, str)
+        else:
+            ok = True
+        if not ok:
+            raise TinylmError(f"{where}: '{key}' should be {hint}, got {value!r}")
+        out[key] = value
+    return out
+
+
+def load_toml(path: str | Path) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Read a config file with optional [model] and [train] tables; returns (model, train) dicts.
+
+    Top-level keys are routed to whichever table defines them, so a flat file works too.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise TinylmError(f"config file not found: {path}")
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise TinylmError(f"config file {path} is not valid TOML: {exc}") from None
+    model: dict[str, Any] = {}
+    train: dict[str, Any] = {}
+    model_names, train_names = _field_names(ModelConfig), _field_names(TrainConfig)
+    for key, value in raw.items():
+        if key == "model" and isinstance(value, dict):
+            check_keys(value, ModelConfig, f"[model] of {path}")
+            model.update(value)
+        elif key == "train" and isinstance(value, dict):
+            check_keys(value, TrainConfig, f"[train] of {path}")
+            train.update(value)
+        elif key in model_names:
+            model[key] = value
+        elif key in train_names:
+            train[key] = value
+        else:
+            raise TinylmError(
+                f"unknown key '{key}' in {path}"
+                f"{did_you_mean(key, [*model_names, *train_names, 'model', 'train'])}"
+            )
+    return _coerce(ModelConfig, model, str(path)), _coerce(TrainConfig, train, str(path))
+
+
+def build_configs(
+    preset_name: str | None,
+    file_model: dict[str, Any] | None = None,
+    file_train: dict[str, Any] | None = None,
+    flag_model: dict[str, Any] | None = None,
+    flag_train: dict[str, Any] | None = None,
+) -> tuple[ModelConfig, TrainConfig]:
+    model: dict[str, Any] = {}
+    train: dict[str, Any] = {}
+    if preset_name is not None:
+        p = preset(preset_name)
+        model.update(p.model)
+        train.update(p.train)
+    for layer_model, layer_train in ((file_model, file_train), (flag_model, flag_train)):
+        model.update({k: v for k, v in (layer_model or {}).items() if v is not None})
+        train.update({k: v for k, v in (layer_train or {}).items() if v is not None})
+    check_keys(model, ModelConfig, "model config")
+    check_keys(train, TrainConfig, "train config")
+    # min_lr defaults from the *final* lr, so `--lr` alone also moves the floor.
+    model_cfg = ModelConfig(**model)
+    train_cfg = TrainConfig(**train)
+    model_cfg.validate()
+    train_cfg.validate()
+    return model_cfg, train_cfg
+
+
+def model_config_from_dict(values: dict[str, Any], where: str) -> ModelConfig:
+    check_keys(values, ModelConfig, where)
+    cfg = ModelConfig(**_coerce(ModelConfig, values, where))
+    cfg.validate()
+    return cfg
+
+
+def to_json(cfg: Any) -> str:
+    return json.dumps(asdict(cfg), indent=2)
+
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|sec|m|min|h|hr|d)?\s*$")
+
+
+def parse_duration(text: str) -> float:
+    """'90', '90s', '10m', '1.5h' -> seconds."""
+    match = _DURATION.match(text)
+    if not match:
+        raise TinylmError(f"--time-budget '{text}' is not a duration; use e.g. 90s, 10m or 2h")
+    scale = {None: 1, "s": 1, "sec": 1, "m": 60, "min": 60, "h": 3600, "hr": 3600, "d": 86400}
+    seconds = float(match.group(1)) * scale[match.group(2)]
+    if seconds <= 0:
+        raise TinylmError(f"--time-budget must be positive, got '{text}'")
+    return seconds
+
+
+def replace(cfg: Any, **changes: Any) -> Any:
+    return dataclasses.replace(cfg, **changes)
