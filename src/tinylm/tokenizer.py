@@ -1,0 +1,213 @@
+"""Byte-fallback BPE tokenizers (HF `tokenizers`), trained on the user's own text.
+
+Layout follows Llama/sentencepiece so files exchange cleanly with llama2.c and transformers:
+id 0 `<unk>`, 1 `<s>` (BOS), 2 `</s>` (EOS), 3..258 the byte tokens `<0x00>`..`<0xFF>`,
+259 `<pad>`, then learned merges. llama2.c's C encoder hard-codes bytes at id = byte + 3.
+
+No normaliser and a GPT-2 style split that keeps the space in front of a word, so every string
+(Chinese, emoji, runs of spaces, newlines) decodes back to exactly itself and text comes out
+formatted as written: no spaces between tokens, capitals kept.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+from tokenizers import Regex, decoders, models, pre_tokenizers, processors, trainers
+from tokenizers import Tokenizer as HFTokenizer
+
+from tinylm.errors import TinylmError
+
+UNK, BOS, EOS, PAD = "<unk>", "<s>", "</s>", "<pad>"
+SPECIAL_TOKENS = (UNK, BOS, EOS, PAD)
+BYTE_TOKENS = tuple(f"<0x{b:02X}>" for b in range(256))
+# Ids taken before any learned token: 3 specials, 256 bytes, <pad>.
+RESERVED = len(SPECIAL_TOKENS) + len(BYTE_TOKENS)
+MIN_VOCAB = RESERVED + 16
+
+# GPT-2's split: contractions, an optional space glued to the following word / number / symbol
+# run, and whitespace runs. \p{L}+ keeps Han runs whole so BPE can learn multi-character words.
+SPLIT_PATTERN = r"'(?:[sdmt]|ll|ve|re)| ?\p{L}+| ?\p{N}| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+"
+
+BOS_NAMES = ("<s>", "<|begin_of_text|>", "<bos>", "<|bos|>", "[BOS]")
+EOS_NAMES = ("</s>", "<|endoftext|>", "<|end_of_text|>", "<eos>", "<|eos|>", "[EOS]")
+PAD_NAMES = ("<pad>", "<|pad|>", "[PAD]")
+
+
+class Tokenizer:
+    """A thin wrapper that knows the special ids and never adds tokens behind the caller's back."""
+
+    def __init__(self, hf: HFTokenizer, source: str = "<memory>") -> None:
+        self.hf = hf
+        # "<s>" typed in a prompt or found in a story is text, not a control token; otherwise
+        # decode(encode(s)) == s would fail for such strings. (Runtime flag, not serialized:
+        # transformers keeps its own convention of parsing them.)
+        hf.encode_special_tokens = True
+        self.source = source
+        vocab = hf.get_vocab(with_added_tokens=True)
+        self.vocab_size = hf.get_vocab_size(with_added_tokens=True)
+        self.bos_id = _first_id(vocab, BOS_NAMES)
+        self.eos_id = _first_id(vocab, EOS_NAMES)
+        self.pad_id = _first_id(vocab, PAD_NAMES)
+        byte_ids = [vocab.get(piece) for piece in BYTE_TOKENS]
+        # All 256 or nothing: a partial byte table cannot spell arbitrary text anyway.
+        self.byte_ids: list[int] | None = None if None in byte_ids else byte_ids  # type: ignore[assignment]
+        if self.eos_id is None:
+            raise TinylmError(
+                f"tokenizer {source} has no end-of-story token (one of {', '.join(EOS_NAMES)}); "
+                "train one with `tinylm tokenizer train`"
+            )
+
+    @classmethod
+    def load(cls, path: str | Path) -> Tokenizer:
+        path = Path(path)
+        if not path.is_file():
+            raise TinylmError(f"tokenizer file not found: {path}")
+        try:
+            hf = HFTokenizer.from_file(str(path))
+        except Exception as exc:  # the Rust side raises a bare Exception with a parse message
+            raise TinylmError(
+                f"{path} is not a Hugging Face tokenizer.json ({str(exc).splitlines()[0]}); "
+                "train one with `tinylm tokenizer train`"
+            ) from None
+        return cls(hf, source=str(path))
+
+    def save(self, path: str | Path) -> None:
+        from tinylm.fileio import atomic_write_text
+
+        atomic_write_text(path, self.hf.to_str(pretty=True))
+
+    def encode(self, text: str, bos: bool = False, eos: bool = False) -> list[int]:
+        ids = self.hf.encode(text, add_special_tokens=False).ids
+        return self._wrap(ids, bos, eos)
+
+    def encode_batch(
+        self, texts: list[str], bos: bool = False, eos: bool = False
+    ) -> list[list[int]]:
+        # Rust-parallel over the batch: this is where data preparation spends its time.
+        encodings = self.hf.encode_batch(texts, add_special_tokens=False)
+        return [self._wrap(e.ids, bos, eos) for e in encodings]
+
+    def _wrap(self, ids: list[int], bos: bool, eos: bool) -> list[int]:
+        if bos and self.bos_id is not None:
+            ids = [self.bos_id, *ids]
+        if eos:
+            ids = [*ids, self.eos_id]
+        return ids
+
+    def decode(self, ids: Iterable[int]) -> str:
+        """Decode text tokens; BOS/EOS/PAD ids are dropped, everything else is kept verbatim."""
+        skip = {self.bos_id, self.eos_id, self.pad_id}
+        return self.hf.decode([i for i in ids if i not in skip], skip_special_tokens=False)
+
+    def sha256(self) -> str:
+        return hashlib.sha256(self.hf.to_str().encode("utf-8")).hexdigest()
+
+
+def _first_id(vocab: dict[str, int], names: tuple[str, ...]) -> int | None:
+    for name in names:
+        if name in vocab:
+            return vocab[name]
+    return None
+
+
+class StreamDecoder:
+    """Turns a growing list of ids into text increments for streaming to a terminal.
+
+    Decoding the whole sequence each time (not token by token) is what keeps multi-byte
+    characters split across byte-fallback tokens intact; a trailing U+FFFD means the character
+    is not complete yet, so it is held back until the next token arrives.
+    """
+
+    def __init__(self, tokenizer: Tokenizer) -> None:
+        self.tokenizer = tokenizer
+        self.ids: list[int] = []
+        self.emitted = 0
+
+    def push(self, token_id: int) -> str:
+        self.ids.append(token_id)
+        text = self.tokenizer.decode(self.ids)
+        if text.endswith("\ufffd"):
+            return ""
+        new = text[self.emitted :]
+        self.emitted = len(text)
+        return new
+
+    def flush(self) -> str:
+        text = self.tokenizer.decode(self.ids)
+        new = text[self.emitted :]
+        self.emitted = len(text)
+        return new
+
+
+def _empty_bpe_tokenizer(vocab: dict[str, int], merges: list[tuple[str, str]]) -> HFTokenizer:
+    tok = HFTokenizer(models.BPE(vocab=vocab, merges=merges, unk_token=UNK, byte_fallback=True))
+    tok.pre_tokenizer = pre_tokenizers.Split(Regex(SPLIT_PATTERN), behavior="isolated")
+    tok.decoder = decoders.Sequence([decoders.ByteFallback(), decoders.Fuse()])
+    tok.add_special_tokens(list(SPECIAL_TOKENS))
+    # BOS in front when a library encodes with special tokens (transformers' pipeline does),
+    # matching the BOS that starts every story in the training data.
+    tok.post_processor = processors.TemplateProcessing(
+        single=f"{BOS} $A", pair=f"{BOS} $A {BOS} $B", special_tokens=[(BOS, 1)]
+    )
+    return tok
+
+
+def train_tokenizer(
+    texts: Iterable[str], vocab_size: int, length: int | None = None, show_progress: bool = True
+) -> Tokenizer:
+    """Train a byte-fallback BPE tokenizer of exactly `vocab_size` ids (fewer only if the text
+    has too few distinct pairs to fill it)."""
+    if vocab_size < MIN_VOCAB:
+        raise TinylmError(f"--vocab-size must be at least {MIN_VOCAB} (256 byte tokens + specials)")
+    if vocab_size > 2**32 - 1:
+        raise TinylmError(f"--vocab-size {vocab_size} is too large")
+    learned = vocab_size - len(BYTE_TOKENS)
+    # Rare characters fall back to bytes instead of crowding out merges; half the learned slots
+    # at most go to single characters (Chinese needs many, English needs ~100).
+    limit_alphabet = max(64, (learned - len(SPECIAL_TOKENS)) // 2)
+    trainer = trainers.BpeTrainer(
+        vocab_size=learned,
+        min_frequency=2,
+        special_tokens=list(SPECIAL_TOKENS),
+        limit_alphabet=limit_alphabet,
+        show_progress=show_progress,
+    )
+    base = HFTokenizer(models.BPE(unk_token=UNK, byte_fallback=True))
+    base.pre_tokenizer = pre_tokenizers.Split(Regex(SPLIT_PATTERN), behavior="isolated")
+    counted = _CountingIterator(texts)
+    base.train_from_iterator(counted, trainer=trainer, length=length)
+    if counted.count == 0 or counted.chars == 0:
+        raise TinylmError("no text to train the tokenizer on: the input holds no stories")
+
+    import json
+
+    trained = json.loads(base.to_str())["model"]
+    trained_vocab: dict[str, int] = trained["vocab"]
+    merges = [tuple(m.split(" ", 1)) if isinstance(m, str) else tuple(m) for m in trained["merges"]]
+
+    vocab: dict[str, int] = {UNK: 0, BOS: 1, EOS: 2}
+    for piece in BYTE_TOKENS:
+        vocab[piece] = len(vocab)
+    vocab[PAD] = len(vocab)
+    for piece, _ in sorted(trained_vocab.items(), key=lambda kv: kv[1]):
+        if piece not in vocab:
+            vocab[piece] = len(vocab)
+    return Tokenizer(_empty_bpe_tokenizer(vocab, merges))
+
+
+class _CountingIterator(Iterator[str]):
+    """Counts what the trainer consumed so an empty corpus is reported, not silently accepted."""
+
+    def __init__(self, texts: Iterable[str]) -> None:
+        self._it = iter(texts)
+        self.count = 0
+        self.chars = 0
+
+    def __next__(self) -> str:
+        text = next(self._it)
+        self.count += 1
+        self.chars += len(text)
+        return text

@@ -1,0 +1,108 @@
+"""Shared fixtures. Real data comes from ../shared/data (or $TINYLM_SHARED_DATA); tests that
+need it skip when it is absent, as in a user's fresh clone."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = Path(os.environ.get("TINYLM_SHARED_DATA", ROOT.parent / "shared" / "data"))
+
+
+def shared_file(relative: str) -> Path:
+    path = SHARED / relative
+    if not path.is_file():
+        pytest.skip(f"shared data not available: {path}")
+    return path
+
+
+@pytest.fixture(scope="session")
+def tinystories_v1() -> Path:
+    return shared_file("tinystories/v1-train-head.txt")
+
+
+@pytest.fixture(scope="session")
+def tinystories_v2() -> Path:
+    return shared_file("tinystories/v2-gpt4-train-head.txt")
+
+
+@pytest.fixture(scope="session")
+def chinese_csv() -> Path:
+    return shared_file("zh/tiny-chinese-stories.csv")
+
+
+def run_cli(
+    *args: str, cwd: Path | None = None, timeout: float = 600
+) -> subprocess.CompletedProcess:
+    """Run the real `tinylm` entry point in a subprocess, as a user would."""
+    return subprocess.run(
+        [sys.executable, "-m", "tinylm", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, "PYTHONUNBUFFERED": "1", "COLUMNS": "120"},
+    )
+
+
+def first_stories(path: Path, n: int) -> list[str]:
+    from tinylm.data.readers import read_stories
+
+    out = []
+    for story in read_stories(path):
+        out.append(story)
+        if len(out) == n:
+            break
+    return out
+
+
+@pytest.fixture(scope="session")
+def en_tokenizer(tmp_path_factory, tinystories_v1):
+    """A real 1024-token BPE trained on real TinyStories text."""
+    from tinylm.data.readers import read_stories
+    from tinylm.tokenizer import train_tokenizer
+
+    tok = train_tokenizer(read_stories(tinystories_v1), 1024, show_progress=False)
+    path = tmp_path_factory.mktemp("tok") / "tokenizer.json"
+    tok.save(path)
+    return path
+
+
+@pytest.fixture(scope="session")
+def en_data(tmp_path_factory, tinystories_v1, en_tokenizer) -> Path:
+    from tinylm.data.prepare import prepare
+
+    out = tmp_path_factory.mktemp("data") / "en"
+    prepare([str(tinystories_v1)], out, tokenizer_path=en_tokenizer, show_progress=False)
+    return out
+
+
+@pytest.fixture(scope="session")
+def trained_run(tmp_path_factory, en_data) -> Path:
+    """The 260k preset trained 150 steps on real TinyStories: shared by generate/eval tests."""
+    from tinylm.config import build_configs
+    from tinylm.trainer import Trainer
+
+    out = tmp_path_factory.mktemp("runs") / "tiny"
+    model_cfg, train_cfg = build_configs(
+        "260k",
+        flag_model={"max_seq_len": 128},
+        flag_train={
+            "max_steps": 150,
+            "batch_size": 16,
+            "grad_accum": 1,
+            "eval_every": 50,
+            "eval_batches": 4,
+            "save_every": 100,
+            "dtype": "fp32",
+            "lr": 3e-3,
+            "warmup": 10,
+        },
+    )
+    Trainer(en_data, out, model_cfg, train_cfg, show_progress=False).fit()
+    return out
