@@ -1,0 +1,1 @@
+"""Data: reading story files, preparing token shards, and batching them for training."""
