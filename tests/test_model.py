@@ -1,0 +1,129 @@
+"""The Llama model and its configuration."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from tinylm.config import PRESETS, ModelConfig, build_configs, load_toml
+from tinylm.errors import TinylmError
+from tinylm.models import build_model, count_parameters
+
+
+def small(**overrides) -> ModelConfig:
+    values = dict(dim=64, n_layers=2, n_heads=8, n_kv_heads=2, vocab_size=300, max_seq_len=48)
+    values.update(overrides)
+    return ModelConfig(**values)
+
+
+@pytest.mark.parametrize("kv_heads", [8, 2, 1])
+def test_kv_cache_matches_full_forward(kv_heads) -> None:
+    torch.manual_seed(0)
+    model = build_model(small(n_kv_heads=kv_heads)).eval()
+    idx = torch.randint(0, 300, (3, 40))
+    full, _ = model(idx)
+    cache = model.make_cache(3)
+    parts = [model(idx[:, :17], cache=cache, start=0)[0]]
+    parts.append(model(idx[:, 17:25], cache=cache, start=17)[0])  # chunk after cached tokens
+    parts += [model(idx[:, i : i + 1], cache=cache, start=i)[0] for i in range(25, 40)]
+    torch.testing.assert_close(torch.cat(parts, dim=1), full, atol=1e-5, rtol=1e-5)
+
+
+def test_causal_future_tokens_do_not_leak() -> None:
+    torch.manual_seed(0)
+    model = build_model(small()).eval()
+    a = torch.randint(0, 300, (1, 30))
+    b = a.clone()
+    b[0, 20:] = (b[0, 20:] + 1) % 300
+    la, _ = model(a)
+    lb, _ = model(b)
+    torch.testing.assert_close(la[:, :20], lb[:, :20])
+    assert not torch.allclose(la[:, 20:], lb[:, 20:])
+
+
+def test_loss_is_log_vocab_at_init_and_ignores_masked_targets() -> None:
+    torch.manual_seed(0)
+    model = build_model(small(vocab_size=512))
+    idx = torch.randint(0, 512, (4, 32))
+    targets = idx.roll(-1, 1)
+    _, loss = model(idx, targets)
+    assert abs(loss.item() - torch.log(torch.tensor(512.0)).item()) < 0.1
+    targets[:, :16] = -100
+    _, half = model(idx, targets)
+    assert torch.isfinite(half)
+
+
+def test_tied_and_untied_embeddings() -> None:
+    tied = build_model(small(tie_embeddings=True))
+    untied = build_model(small(tie_embeddings=False))
+    assert tied.lm_head.weight is tied.model.embed_tokens.weight
+    assert count_parameters(untied) - count_parameters(tied) == 300 * 64
+
+
+def test_hf_parameter_names() -> None:
+    names = set(build_model(small()).state_dict())
+    for expected in (
+        "model.embed_tokens.weight",
+        "model.layers.0.self_attn.q_proj.weight",
+        "model.layers.1.mlp.down_proj.weight",
+        "model.layers.1.post_attention_layernorm.weight",
+        "model.norm.weight",
+        "lm_head.weight",
+    ):
+        assert expected in names
+
+
+@pytest.mark.parametrize(
+    ("name", "millions"), [("260k", 0.26), ("15m", 15.2), ("42m", 41.7), ("110m", 109.5)]
+)
+def test_presets_have_llama2c_sizes(name, millions) -> None:
+    with torch.device("meta"):
+        model = build_model(ModelConfig(**PRESETS[name].model))
+    assert abs(count_parameters(model) / 1e6 - millions) / millions < 0.02
+
+
+def test_260k_preset_matches_llama2c_shapes() -> None:
+    cfg = ModelConfig(**PRESETS["260k"].model)
+    assert (cfg.dim, cfg.hidden_dim, cfg.n_layers, cfg.n_heads, cfg.n_kv_heads) == (
+        64,
+        172,
+        5,
+        8,
+        4,
+    )
+    assert (cfg.vocab_size, cfg.max_seq_len) == (512, 512)
+    zh = build_configs("zh-110m")[1]
+    assert (zh.batch_size, zh.grad_accum, zh.lr, zh.warmup, zh.grad_clip) == (
+        4,
+        128,
+        5e-4,
+        1000,
+        1.0,
+    )
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        (dict(dim=100, n_heads=8), "not divisible by n_heads"),
+        (dict(n_heads=8, n_kv_heads=3), "n_kv_heads must divide n_heads"),
+        (dict(dim=24, n_heads=8, n_kv_heads=8), "must be even"),
+        (dict(arch="lama"), "did you mean 'llama'"),
+    ],
+)
+def test_bad_shapes_are_named(overrides, message) -> None:
+    with pytest.raises(TinylmError, match=message):
+        small(**overrides).validate()
+
+
+def test_toml_config_typo_gets_a_suggestion(tmp_path) -> None:
+    path = tmp_path / "c.toml"
+    path.write_text("[model]\ndim = 128\nn_layer = 4\n")
+    with pytest.raises(TinylmError, match=r"unknown key 'n_layer'.*did you mean 'n_layers'"):
+        load_toml(path)
+    path.write_text("lr = 'fast'\n")
+    with pytest.raises(TinylmError, match="'lr' should be float"):
+        load_toml(path)
+    path.write_text("[train]\nbatch_size = 4\n[model]\ndim = 32\nn_heads = 4\n")
+    model, train = build_configs("1m", *load_toml(path))
+    assert (model.dim, model.n_heads, model.n_layers, train.batch_size) == (32, 4, 5, 4)
