@@ -1,0 +1,181 @@
+"""Sampling from a model: greedy at temperature 0, temperature / top-k / top-p otherwise, a KV
+cache for speed, EOS stops a sample by itself, and a seed makes it reproducible."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from tinylm.errors import TinylmError
+
+
+@dataclass
+class SamplingOptions:
+    max_new_tokens: int = 500
+    temperature: float = 0.8
+    top_k: int | None = None
+    top_p: float | None = 0.95
+    seed: int | None = None
+
+    def validate(self) -> None:
+        if self.max_new_tokens < 0:
+            raise TinylmError(f"--max-new-tokens must be >= 0, got {self.max_new_tokens}")
+        if self.temperature < 0:
+            raise TinylmError(f"--temperature must be >= 0 (0 is greedy), got {self.temperature}")
+        if self.top_k is not None and self.top_k <= 0:
+            raise TinylmError(f"--top-k must be positive, got {self.top_k}")
+        if self.top_p is not None and not 0 < self.top_p <= 1:
+            raise TinylmError(f"--top-p must be in (0, 1], got {self.top_p}")
+
+
+def sample_next(
+    logits: torch.Tensor, options: SamplingOptions, generator: torch.Generator | None
+) -> torch.Tensor:
+    """logits: [B, V] -> next ids [B]."""
+    logits = logits.float()
+    if options.temperature == 0:
+        return logits.argmax(dim=-1)
+    logits = logits / options.temperature
+    if options.top_k is not None and options.top_k < logits.size(-1):
+        kth = torch.topk(logits, options.top_k, dim=-1).values[:, -1:]
+        logits = logits.masked_fill(logits < kth, float("-inf"))
+    probs = torch.softmax(logits, dim=-1)
+    if options.top_p is not None and options.top_p < 1.0:
+        sorted_probs, order = torch.sort(probs, dim=-1, descending=True)
+        # Keep the smallest prefix whose mass reaches top_p (always at least the top token).
+        drop = sorted_probs.cumsum(dim=-1) - sorted_probs > options.top_p
+        sorted_probs = sorted_probs.masked_fill(drop, 0.0)
+        probs = torch.zeros_like(probs).scatter_(-1, order, sorted_probs)
+    return torch.multinomial(probs, 1, generator=generator).squeeze(-1)
+
+
+# UTF-8 as a state machine over byte tokens (RFC 3629 table 3-7): the bytes allowed in each
+# state, and the state each allowed byte leads to. State 0 is a character boundary.
+_CONT = range(0x80, 0xC0)
+_UTF8_STATES: list[list[tuple[range, int]]] = [
+    [
+        (range(0x00, 0x80), 0),
+        (range(0xC2, 0xE0), 1),
+        (range(0xE0, 0xE1), 3),
+        (range(0xE1, 0xED), 2),
+        (range(0xED, 0xEE), 4),
+        (range(0xEE, 0xF0), 2),
+        (range(0xF0, 0xF1), 6),
+        (range(0xF1, 0xF4), 5),
+        (range(0xF4, 0xF5), 7),
+    ],
+    [(_CONT, 0)],  # 1: one continuation byte left
+    [(_CONT, 1)],  # 2: two left
+    [(range(0xA0, 0xC0), 1)],  # 3: after E0 (no overlong forms)
+    [(range(0x80, 0xA0), 1)],  # 4: after ED (no surrogates)
+    [(_CONT, 2)],  # 5: three left
+    [(range(0x90, 0xC0), 2)],  # 6: after F0
+    [(range(0x80, 0x90), 2)],  # 7: after F4 (nothing past U+10FFFF)
+]
+
+
+class Utf8Guard:
+    """Keeps byte-fallback tokens from spelling invalid UTF-8.
+
+    A small or undertrained model happily samples a lone lead byte or a stray continuation
+    byte, which prints as U+FFFD. Masking, per sample, the byte tokens that cannot come next
+    (and every non-byte token while a character is half written) makes every output valid text,
+    which matters most for Chinese, where rare characters are spelled in bytes."""
+
+    def __init__(self, byte_ids: list[int], vocab_size: int, device: torch.device) -> None:
+        n_states = len(_UTF8_STATES)
+        ids = torch.tensor(byte_ids, device=device)
+        self.banned = torch.ones(n_states, vocab_size, dtype=torch.bool, device=device)
+        self.banned[0] = False  # at a boundary any text token is fine...
+        self.banned[0, ids] = True  # ...but bytes only as listed below
+        next_state = torch.zeros(n_states, vocab_size, dtype=torch.long, device=device)
+        for state, rules in enumerate(_UTF8_STATES):
+            for byte_range, target in rules:
+                allowed = ids[list(byte_range)]
+                self.banned[state, allowed] = False
+                next_state[state, allowed] = target
+        self.next_state = next_state
+        self.state: torch.Tensor | None = None
+
+    def mask(self, logits: torch.Tensor) -> torch.Tensor:
+        if self.state is None:
+            self.state = torch.zeros(logits.shape[0], dtype=torch.long, device=logits.device)
+        return logits.masked_fill(self.banned[self.state][:, : logits.shape[-1]], float("-inf"))
+
+    def update(self, tokens: torch.Tensor) -> None:
+        assert self.state is not None
+        self.state = self.next_state[self.state, tokens]
+
+
+@torch.inference_mode()
+def generate_tokens(
+    model: nn.Module,
+    prompt: list[int],
+    options: SamplingOptions,
+    eos_id: int | None,
+    num_samples: int = 1,
+    byte_ids: list[int] | None = None,
+) -> Iterator[torch.Tensor]:
+    """Yield the next token of every sample ([num_samples] ids) until all hit EOS or the limit.
+
+    Rows that already ended keep yielding `eos_id`. When the context window fills up, the last
+    half of it is re-encoded and generation continues (positions restart, as in any
+    sliding-window sampler), so long outputs are possible with a short-context model."""
+    options.validate()
+    if not prompt:
+        raise TinylmError("nothing to generate from: the prompt is empty and there is no BOS")
+    was_training = model.training
+    model.eval()
+    try:
+        yield from _generate(model, prompt, options, eos_id, num_samples, byte_ids)
+    finally:
+        model.train(was_training)
+
+
+def _generate(
+    model: nn.Module,
+    prompt: list[int],
+    options: SamplingOptions,
+    eos_id: int | None,
+    num_samples: int,
+    byte_ids: list[int] | None,
+) -> Iterator[torch.Tensor]:
+    max_len = model.config.max_seq_len
+    device = next(model.parameters()).device
+    generator = None
+    if options.seed is not None:
+        generator = torch.Generator(device=device)
+        generator.manual_seed(options.seed)
+    context = torch.tensor(prompt[-max_len:], dtype=torch.long, device=device)
+    context = context.unsqueeze(0).expand(num_samples, -1)  # [B, T]
+    history = context
+    cache = model.make_cache(num_samples)
+    logits, _ = model(context, cache=cache, start=0, last_only=True)
+    pos = context.shape[1]
+    finished = torch.zeros(num_samples, dtype=torch.bool, device=device)
+    guard = Utf8Guard(byte_ids, model.config.vocab_size, device) if byte_ids else None
+    for _ in range(options.max_new_tokens):
+        step_logits = logits[:, -1, :]
+        if guard is not None:
+            step_logits = guard.mask(step_logits)
+        token = sample_next(step_logits, options, generator)
+        if guard is not None:
+            guard.update(token)
+        if eos_id is not None:
+            token = torch.where(finished, torch.full_like(token, eos_id), token)
+            finished |= token == eos_id
+        yield token
+        if bool(finished.all()):
+            return
+        history = torch.cat([history, token[:, None]], dim=1)
+        if pos == max_len:
+            keep = history[:, -(max_len // 2) :]
+            cache = model.make_cache(num_samples)
+            logits, _ = model(keep, cache=cache, start=0, last_only=True)
+            pos = keep.shape[1]
+        else:
+            logits, _ = model(token[:, None], cache=cache, start=pos)
+            pos += 1

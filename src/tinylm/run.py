@@ -1,0 +1,153 @@
+"""The run directory, the unit users pass around:
+
+runs/NAME/
+  config.json              model + training config, data source, tinylm version
+  tokenizer.json           the tokenizer the model was trained with (HF tokenizers format)
+  model.safetensors        latest weights
+  metrics.jsonl            one JSON line per log/eval step
+  samples.jsonl            periodic samples written during training
+  loss.png                 train/validation loss curves
+  checkpoints/step-N/      resumable state: model.safetensors + trainer_state.safetensors
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from tinylm import __version__
+from tinylm.checkpoint import MODEL_FILE, load_model_weights
+from tinylm.config import ModelConfig, TrainConfig, model_config_from_dict
+from tinylm.device import resolve_device
+from tinylm.errors import TinylmError
+from tinylm.fileio import atomic_write_json
+from tinylm.generate import SamplingOptions, generate_tokens
+from tinylm.models import build_model, count_parameters
+from tinylm.tokenizer import StreamDecoder, Tokenizer
+
+CONFIG_FILE = "config.json"
+TOKENIZER_FILE = "tokenizer.json"
+METRICS_FILE = "metrics.jsonl"
+SAMPLES_FILE = "samples.jsonl"
+CHECKPOINTS_DIR = "checkpoints"
+
+
+def write_run_config(
+    run_dir: Path, model_cfg: ModelConfig, train_cfg: TrainConfig | None, extra: dict[str, Any]
+) -> None:
+    atomic_write_json(
+        run_dir / CONFIG_FILE,
+        {
+            "tinylm_version": __version__,
+            "model": asdict(model_cfg),
+            "train": asdict(train_cfg) if train_cfg is not None else None,
+            **extra,
+        },
+    )
+
+
+def read_run_config(run_dir: str | Path) -> dict[str, Any]:
+    run = Path(run_dir)
+    if not run.is_dir():
+        raise TinylmError(f"run folder not found: {run}")
+    path = run / CONFIG_FILE
+    if not path.is_file():
+        raise TinylmError(
+            f"{run} is not a tinylm run (no {CONFIG_FILE}); train one with `tinylm train`"
+        )
+    try:
+        config = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise TinylmError(f"{path} is not valid JSON; the run is damaged") from None
+    if not isinstance(config, dict) or "model" not in config:
+        raise TinylmError(f"{path} is not a tinylm run config (no 'model' section)")
+    return config
+
+
+def run_model_config(config: dict[str, Any], where: str) -> ModelConfig:
+    return model_config_from_dict(config["model"], f"'model' in {where}")
+
+
+@dataclass
+class LoadedRun:
+    """A trained model ready to use: `tinylm.load(RUN).generate("Once upon a time")`."""
+
+    path: Path
+    model: nn.Module
+    tokenizer: Tokenizer
+    config: dict[str, Any]
+    device: torch.device
+
+    @property
+    def model_config(self) -> ModelConfig:
+        return self.model.config
+
+    def num_parameters(self) -> int:
+        return count_parameters(self.model)
+
+    def prompt_ids(self, prompt: str) -> list[int]:
+        return self.tokenizer.encode(prompt, bos=True)
+
+    def stream(self, prompt: str = "", num_samples: int = 1, **options: Any) -> Iterator[list[str]]:
+        """Yield, per step, the new text of each sample (empty once a sample has ended)."""
+        opts = SamplingOptions(**options)
+        decoders = [StreamDecoder(self.tokenizer) for _ in range(num_samples)]
+        done = [False] * num_samples
+        eos = self.tokenizer.eos_id
+        tokens_iter = generate_tokens(
+            self.model, self.prompt_ids(prompt), opts, eos, num_samples, self.tokenizer.byte_ids
+        )
+        for tokens in tokens_iter:
+            pieces = []
+            for i, token in enumerate(tokens.tolist()):
+                if done[i] or token == eos:
+                    done[i] = True
+                    pieces.append("")
+                else:
+                    pieces.append(decoders[i].push(token))
+            yield pieces
+        tails = [d.flush() for d in decoders]
+        if any(tails):
+            yield tails
+
+    def generate(self, prompt: str = "", num_samples: int = 1, **options: Any) -> str | list[str]:
+        """The prompt plus its continuation; a list when num_samples > 1."""
+        texts = [prompt] * num_samples
+        for pieces in self.stream(prompt, num_samples=num_samples, **options):
+            texts = [t + p for t, p in zip(texts, pieces, strict=True)]
+        return texts[0] if num_samples == 1 else texts
+
+
+def check_run(run_dir: str | Path) -> Path:
+    run = Path(run_dir)
+    read_run_config(run)
+    for name in (MODEL_FILE, TOKENIZER_FILE):
+        if not (run / name).is_file():
+            raise TinylmError(
+                f"{run} has no {name}: training has not saved a checkpoint yet "
+                "(wait for the first save or use `tinylm train --resume`)"
+            )
+    return run
+
+
+def load_run(run_dir: str | Path, device: str = "cpu") -> LoadedRun:
+    run = check_run(run_dir)
+    config = read_run_config(run)
+    model_cfg = run_model_config(config, str(run / CONFIG_FILE))
+    tokenizer = Tokenizer.load(run / TOKENIZER_FILE)
+    if tokenizer.vocab_size > model_cfg.vocab_size:
+        raise TinylmError(
+            f"{run}: tokenizer.json has {tokenizer.vocab_size} tokens but the model only "
+            f"{model_cfg.vocab_size}; the tokenizer belongs to another model"
+        )
+    model = build_model(model_cfg)
+    load_model_weights(run / MODEL_FILE, model)
+    dev = resolve_device(device)
+    model.to(dev).eval()
+    return LoadedRun(path=run, model=model, tokenizer=tokenizer, config=config, device=dev)
