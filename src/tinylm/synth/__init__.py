@@ -1,0 +1,37 @@
+"""Built-in TinyStories-style story generator: tinylm's embedded default data.
+
+``tinylm demo`` and ``tinylm data synth`` use it when no dataset is available.  Stories are
+written from a restricted vocabulary (about 1,500 words a small child knows), in English or
+Simplified Chinese, deterministically from (seed, index), with TinyStories-Instruct metadata.
+
+>>> from tinylm.synth import generate_story
+>>> story = generate_story("en", seed=0, index=0)
+>>> story.text == generate_story("en", 0, 0).text
+True
+"""
+
+from .core import (
+    FEATURES,
+    LANGUAGES,
+    STORY_SEPARATOR,
+    Lang,
+    SynthStory,
+    format_instruct,
+    generate_stories,
+    generate_story,
+    vocabulary,
+    write_corpus,
+)
+
+__all__ = [
+    "FEATURES",
+    "LANGUAGES",
+    "STORY_SEPARATOR",
+    "Lang",
+    "SynthStory",
+    "format_instruct",
+    "generate_stories",
+    "generate_story",
+    "vocabulary",
+    "write_corpus",
+]
