@@ -347,7 +347,7 @@ def build_parser() -> ArgumentParser:
     demo.add_argument("--out", default="runs/demo", help="workspace folder")
     demo.add_argument("--lang", choices=("en", "zh"), default="en")
     demo.add_argument("--stories", type=_positive_int, default=None)
-    demo.add_argument("--time-budget", default="7m", help="training time, e.g. 5m")
+    demo.add_argument("--time-budget", default="8m", help="training time, e.g. 5m")
     demo.add_argument("--seed", type=int, default=0)
     demo.set_defaults(func=cmd_demo)
     return parser

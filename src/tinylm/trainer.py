@@ -170,6 +170,12 @@ class Trainer:
         self.max_steps = cfg.max_steps
         self.first_val_loss: float | None = None
         self.last_val_loss: float | None = None
+        # Time-budget runs size themselves twice: a rough guess before step 0, then once more
+        # from measured step and eval times (saved, so resume stays exact).
+        self.replanned = cfg.time_budget is None or cfg.max_steps is not None
+        self.step_seconds = 0.0
+        self.steps_timed = 0
+        self.eval_seconds = 0.0
 
     def _make_optimizer(self) -> torch.optim.Optimizer:
         cfg = self.cfg
@@ -198,6 +204,7 @@ class Trainer:
                 "tokens_seen": self.tokens_seen,
                 "first_val_loss": self.first_val_loss,
                 "last_val_loss": self.last_val_loss,
+                "replanned": self.replanned,
             }
         )
 
@@ -259,6 +266,7 @@ class Trainer:
         self.tokens_seen = state["tokens_seen"]
         self.first_val_loss = state["first_val_loss"]
         self.last_val_loss = state["last_val_loss"]
+        self.replanned = state.get("replanned", True) or self.cfg.max_steps is not None
         self._truncate_metrics()
 
     def _truncate_metrics(self) -> None:
@@ -437,6 +445,8 @@ class Trainer:
                         group["lr"] = lr
                     step_start = time.perf_counter()
                     loss = self._train_step()
+                    self.step_seconds += time.perf_counter() - step_start
+                    self.steps_timed += 1
                     self.step += 1
                     self.tokens_seen += tokens_per_step
                     window_tokens += tokens_per_step
@@ -461,6 +471,10 @@ class Trainer:
                         self._eval_and_sample(bar)
                     if self.step % cfg.save_every == 0 and self.step < self.max_steps:
                         self.save_checkpoint()
+                    if not self.replanned and self._replan():
+                        warmup = effective_warmup(cfg.warmup, self.max_steps)
+                        bar.update(total=self.max_steps)
+                        bar.log(f"measured speed: {self.max_steps} steps fit the time budget")
                     # Wall-clock, eval and saving included: this is what the budget limits.
                     now = time.perf_counter()
                     self.elapsed += now - last_tick
@@ -516,7 +530,27 @@ class Trainer:
         self.optimizer.zero_grad(set_to_none=True)
         return total / cfg.grad_accum
 
+    def _replan(self) -> bool:
+        """Once enough steps are timed, re-size the run so it ends when the budget does."""
+        budget = self.cfg.time_budget
+        assert budget is not None and self.max_steps is not None
+        if self.steps_timed < 10 or self.elapsed < min(30.0, 0.1 * budget):
+            return False
+        per_step = self.step_seconds / self.steps_timed
+        evals_so_far = 1 + self.step // self.cfg.eval_every
+        per_eval = self.eval_seconds / evals_so_far
+        remaining = budget - self.elapsed - per_eval  # the final evaluation
+        steps_left = remaining / (per_step + per_eval / self.cfg.eval_every)
+        self.max_steps = max(self.step + 1, self.step + int(steps_left))
+        self.replanned = True
+        return True
+
     def _eval_and_sample(self, bar: Progress) -> None:
+        started = time.perf_counter()
+        self._evaluate_and_sample(bar)
+        self.eval_seconds += time.perf_counter() - started
+
+    def _evaluate_and_sample(self, bar: Progress) -> None:
         val = self.evaluate()
         if self.first_val_loss is None:
             self.first_val_loss = val
