@@ -124,7 +124,6 @@ def run_demo(
     console.print(
         f"done in {format_duration(time.monotonic() - started)}. Your model is in {run_dir}; "
         f'try:\n  tinylm generate {run_dir} --prompt "{PROMPTS[lang][0]}"\n'
-        f"  tinylm train --data {data_dir} --out {run_dir} --resume --max-steps "
-        f"{result.max_steps * 2}   # train it longer",
+        f"  tinylm train --data {data_dir} --preset 1m --out runs/longer --time-budget 30m",
         highlight=False,
     )
