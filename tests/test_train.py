@@ -194,3 +194,26 @@ def test_checkpoint_from_another_model_is_refused(tmp_path, trained_run) -> None
     (run / "config.json").write_text(json.dumps(config))
     result = run_cli("generate", str(run))
     assert result.returncode == 2 and "not a readable safetensors file" in result.stderr
+
+
+@pytest.mark.slow
+def test_compiled_training_learns_and_saves_plain_weights(tmp_path, en_data) -> None:
+    result = run_cli(
+        "train",
+        "--data",
+        str(en_data),
+        "--out",
+        str(tmp_path / "c"),
+        *SMALL,
+        "--max-steps",
+        "30",
+        "--eval-every",
+        "30",
+        "--compile",
+    )
+    assert result.returncode == 0, result.stderr
+    rows = metrics(tmp_path / "c")
+    val = [r["val_loss"] for r in rows if "val_loss" in r]
+    assert val[-1] < val[0] - 0.3
+    lm = load_run(tmp_path / "c")  # no "_orig_mod." prefixes in the saved names
+    assert lm.generate("Once", max_new_tokens=5, temperature=0).startswith("Once")
