@@ -5,11 +5,9 @@ Precedence is preset < config file < command-line flags, so a preset is only eve
 
 from __future__ import annotations
 
-import dataclasses
-import json
 import re
 import tomllib
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -303,10 +301,6 @@ def model_config_from_dict(values: dict[str, Any], where: str) -> ModelConfig:
     return cfg
 
 
-def to_json(cfg: Any) -> str:
-    return json.dumps(asdict(cfg), indent=2)
-
-
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|sec|m|min|h|hr|d)?\s*$")
 
 
@@ -320,7 +314,3 @@ def parse_duration(text: str) -> float:
     if seconds <= 0:
         raise TinylmError(f"--time-budget must be positive, got '{text}'")
     return seconds
-
-
-def replace(cfg: Any, **changes: Any) -> Any:
-    return dataclasses.replace(cfg, **changes)

@@ -134,9 +134,6 @@ class BatchSampler:
         window = torch.from_numpy(self.tokens[idx].astype(np.int64))
         return window[:, :-1], window[:, 1:]
 
-    def epoch_of(self, step: int, grad_accum: int) -> float:
-        return step * self.batch_size * self.world_size * grad_accum / self.windows
-
 
 def eval_windows(tokens: np.ndarray, seq_len: int, max_windows: int | None = None) -> np.ndarray:
     """Start offsets of consecutive windows that overlap by one token, so every token after the
