@@ -100,7 +100,6 @@ def test_stop_and_resume_gives_the_same_loss_curve(tmp_path, en_data) -> None:
 
 
 def test_time_budget_sets_steps_and_stops_in_time(tmp_path, en_data) -> None:
-    start = time.time()
     result = run_cli(
         "train",
         "--data",
@@ -114,10 +113,13 @@ def test_time_budget_sets_steps_and_stops_in_time(tmp_path, en_data) -> None:
         "50",
     )
     assert result.returncode == 0, result.stderr
-    assert time.time() - start < 60
     assert "time budget 00:12 ->" in result.stdout
     config = json.loads((tmp_path / "r" / "config.json").read_text())
     assert config["train"]["time_budget"] == 12.0
+    rows = metrics(tmp_path / "r")
+    # the loop's own clock (training, evaluation, saving) ends within the budget's slack
+    assert max(r["elapsed"] for r in rows if "elapsed" in r) <= 12 * 1.2
+    assert max(r["step"] for r in rows) >= 5
 
 
 def test_chinese_round_trip_tokenizer_training_generation(tmp_path, chinese_csv) -> None:

@@ -23,14 +23,14 @@ MODEL_FILE = "model.safetensors"
 TRAINER_STATE_FILE = "trainer_state.safetensors"
 
 
-def model_tensors(model: nn.Module) -> dict[str, torch.Tensor]:
-    """State dict without tied duplicates (safetensors refuses shared storage; HF omits
-    lm_head.weight for tied models too)."""
-    state = model.state_dict()
-    tied = getattr(getattr(model, "config", None), "tie_embeddings", False)
-    if tied:
-        state.pop("lm_head.weight", None)
-    return {k: v.detach().contiguous().cpu() for k, v in state.items()}
+def model_tensors(state: dict[str, torch.Tensor], tied: bool) -> dict[str, torch.Tensor]:
+    """A state dict ready for safetensors: no tied duplicate (safetensors refuses shared storage;
+    HF omits lm_head.weight for tied models too), contiguous CPU tensors."""
+    return {
+        k: v.detach().contiguous().cpu()
+        for k, v in state.items()
+        if not (tied and k == "lm_head.weight")
+    }
 
 
 def save_tensors(
@@ -47,7 +47,9 @@ def save_tensors(
 
 
 def save_model(path: str | Path, model: nn.Module, metadata: dict[str, str] | None = None) -> None:
-    save_tensors(path, model_tensors(model), {"format": "pt", **(metadata or {})})
+    tied = getattr(getattr(model, "config", None), "tie_embeddings", False)
+    tensors = model_tensors(model.state_dict(), tied)
+    save_tensors(path, tensors, {"format": "pt", **(metadata or {})})
 
 
 def read_tensors(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
@@ -66,14 +68,16 @@ def read_tensors(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str, s
     return tensors, metadata
 
 
-def load_model_weights(path: str | Path, model: nn.Module) -> dict[str, str]:
-    """Load weights into `model`, refusing a checkpoint of another shape with one clear line."""
-    tensors, metadata = read_tensors(path)
-    expected = model.state_dict()
-    tied = getattr(getattr(model, "config", None), "tie_embeddings", False)
+def check_model_tensors(
+    path: str | Path,
+    tensors: dict[str, torch.Tensor],
+    expected: dict[str, torch.Tensor],
+    tied: bool,
+) -> None:
+    """Refuse, in one clear line, a checkpoint whose names or shapes do not fit the model."""
     if tied:
         expected = {k: v for k, v in expected.items() if k != "lm_head.weight"}
-        tensors.pop("lm_head.weight", None)
+        tensors = {k: v for k, v in tensors.items() if k != "lm_head.weight"}
     missing = sorted(set(expected) - set(tensors))
     unexpected = sorted(set(tensors) - set(expected))
     if missing or unexpected:
@@ -88,34 +92,40 @@ def load_model_weights(path: str | Path, model: nn.Module) -> dict[str, str]:
                 f"{path} does not fit this model: {name} has shape {tuple(tensor.shape)}, "
                 f"the config needs {tuple(expected[name].shape)}"
             )
+
+
+def load_model_weights(path: str | Path, model: nn.Module) -> dict[str, str]:
+    """Load weights into `model`, refusing a checkpoint of another shape with one clear line."""
+    tensors, metadata = read_tensors(path)
+    tied = getattr(getattr(model, "config", None), "tie_embeddings", False)
+    check_model_tensors(path, tensors, model.state_dict(), tied)
+    if tied:
+        tensors.pop("lm_head.weight", None)
     model.load_state_dict(tensors, strict=False)
     return metadata
 
 
-def optimizer_tensors(optimizer: torch.optim.Optimizer) -> tuple[dict[str, torch.Tensor], str]:
-    """Flatten `optimizer.state_dict()` into named tensors plus JSON for the param groups."""
-    state = optimizer.state_dict()
+def optimizer_tensors(optim_state: dict[str, Any]) -> tuple[dict[str, torch.Tensor], str]:
+    """Flatten a parameter-name keyed optimizer state dict (torch.distributed.checkpoint's full
+    form, the same for 1 or N processes) into tensors plus JSON for the param groups."""
     tensors: dict[str, torch.Tensor] = {}
     scalars: dict[str, dict[str, Any]] = {}
-    for index, entry in state["state"].items():
+    for name, entry in optim_state["state"].items():
         for key, value in entry.items():
             if isinstance(value, torch.Tensor):
-                tensors[f"optim.{index}.{key}"] = value.detach().contiguous().cpu()
+                tensors[f"optim.{name}.{key}"] = value.detach().contiguous().cpu()
             else:
-                scalars.setdefault(str(index), {})[key] = value
-    return tensors, json.dumps({"param_groups": state["param_groups"], "scalars": scalars})
+                scalars.setdefault(name, {})[key] = value
+    return tensors, json.dumps({"param_groups": optim_state["param_groups"], "scalars": scalars})
 
 
-def restore_optimizer(
-    optimizer: torch.optim.Optimizer, tensors: dict[str, torch.Tensor], groups_json: str
-) -> None:
+def optimizer_state_from(tensors: dict[str, torch.Tensor], groups_json: str) -> dict[str, Any]:
     info = json.loads(groups_json)
-    state: dict[int, dict[str, Any]] = {}
+    state: dict[str, dict[str, Any]] = {}
     for name, tensor in tensors.items():
-        if not name.startswith("optim."):
-            continue
-        _, index, key = name.split(".", 2)
-        state.setdefault(int(index), {})[key] = tensor
-    for index, values in info["scalars"].items():
-        state.setdefault(int(index), {}).update(values)
-    optimizer.load_state_dict({"state": state, "param_groups": info["param_groups"]})
+        if name.startswith("optim."):
+            param, key = name[len("optim.") :].rsplit(".", 1)
+            state.setdefault(param, {})[key] = tensor
+    for param, values in info["scalars"].items():
+        state.setdefault(param, {}).update(values)
+    return {"state": state, "param_groups": info["param_groups"]}

@@ -129,11 +129,14 @@ TRAIN_FLAGS = (
     "device",
     "dtype",
     "seed",
+    "parallel",
+    "keep_checkpoints",
 )
 
 
 def cmd_train(args: argparse.Namespace) -> None:
     from tinylm.config import build_configs, load_toml, parse_duration
+    from tinylm.distributed import shutdown
     from tinylm.trainer import Trainer
 
     flag_train: dict[str, Any] = {name: getattr(args, name) for name in TRAIN_FLAGS}
@@ -156,8 +159,11 @@ def cmd_train(args: argparse.Namespace) -> None:
     trainer = Trainer(
         args.data, args.out, model_cfg, train_cfg, resume=args.resume, train_overrides=overrides
     )
-    result = trainer.fit()
-    if result.val_loss is not None and not result.interrupted:
+    try:
+        result = trainer.fit()
+    finally:
+        shutdown()
+    if trainer.dist.is_main and result.val_loss is not None and not result.interrupted:
         print(
             f"done: step {result.step}/{result.max_steps}, validation loss {result.val_loss:.4f} "
             f"(from {result.first_val_loss:.4f}), run saved in {result.run_dir}"
@@ -316,6 +322,12 @@ def build_parser() -> ArgumentParser:
     train.add_argument("--dtype", help="auto, fp32, bf16, fp16")
     train.add_argument("--compile", action="store_true", help="torch.compile the model")
     train.add_argument("--seed", type=int)
+    train.add_argument(
+        "--parallel", help="under torchrun: ddp (default) or fsdp (shards model + optimizer)"
+    )
+    train.add_argument(
+        "--keep-checkpoints", type=_positive_int, help="how many checkpoints to keep (default 1)"
+    )
     train.add_argument("--resume", action="store_true", help="continue the run in --out")
     train.set_defaults(func=cmd_train)
 

@@ -95,13 +95,22 @@ class TrainConfig:
     dtype: str = "auto"
     compile: bool = False
     seed: int = 1337
+    parallel: str = "ddp"  # under torchrun: ddp, or fsdp to shard model and optimizer state
+    keep_checkpoints: int = 1
 
     def __post_init__(self) -> None:
         if self.min_lr is None:
             self.min_lr = self.lr / 10
 
     def validate(self) -> None:
-        for name in ("batch_size", "grad_accum", "eval_every", "eval_batches", "save_every"):
+        for name in (
+            "batch_size",
+            "grad_accum",
+            "eval_every",
+            "eval_batches",
+            "save_every",
+            "keep_checkpoints",
+        ):
             if getattr(self, name) <= 0:
                 raise TinylmError(f"train {name} must be positive, got {getattr(self, name)}")
         if self.lr <= 0:
@@ -120,6 +129,11 @@ class TrainConfig:
             "cuda:"
         ):
             raise TinylmError(f"--device must be auto, cpu, cuda or cuda:N, got '{self.device}'")
+        if self.parallel not in ("ddp", "fsdp"):
+            raise TinylmError(
+                f"--parallel must be ddp or fsdp, got '{self.parallel}'"
+                f"{did_you_mean(self.parallel, ('ddp', 'fsdp'))}"
+            )
         if self.dtype not in DTYPES:
             raise TinylmError(
                 f"--dtype must be one of {', '.join(DTYPES)}, got '{self.dtype}'"

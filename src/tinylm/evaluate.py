@@ -48,7 +48,7 @@ class EvalResult:
         }
 
 
-@torch.inference_mode()
+@torch.no_grad()  # not inference_mode: FSDP's unsharding does not work on inference tensors
 def token_nll(
     model: nn.Module,
     tokens: np.ndarray,
@@ -57,16 +57,21 @@ def token_nll(
     dtype: torch.dtype,
     max_windows: int | None = None,
     progress: Progress | None = None,
+    shard: tuple[int, int] = (0, 1),
 ) -> tuple[float, int]:
     """Summed NLL (nats) and number of predicted tokens over `tokens` in context-size windows.
 
     With `max_windows`, an evenly spread subset (periodic validation during training); without,
-    every token after the first, including the short tail window."""
+    every token after the first, including the short tail window. `shard` = (rank, world) takes
+    every world-th window, so data-parallel ranks split the work and sum their results."""
     seq_len = model.config.max_seq_len
     was_training = model.training
     model.eval()
     total, count = 0.0, 0
+    rank, world = shard
     starts = eval_windows(tokens, seq_len, max_windows)
+    # Equal shares: under FSDP every rank must make the same number of forward calls.
+    starts = starts[: len(starts) - len(starts) % world][rank::world]
     if progress is not None:
         progress.update(total=len(starts) + 1)
     try:
@@ -79,8 +84,8 @@ def token_nll(
             count += n
             if progress is not None:
                 progress.advance(len(chunk))
-        if max_windows is None:
-            tail_start = len(starts) * seq_len
+        if max_windows is None and rank == 0:
+            tail_start = len(eval_windows(tokens, seq_len)) * seq_len
             if len(tokens) - tail_start >= 2:
                 tail = torch.from_numpy(tokens[tail_start:].astype(np.int64)).to(device)[None]
                 total_batch, n = _window_nll(model, tail, device, dtype)

@@ -4,7 +4,8 @@ AdamW (fused where supported) with warm-up + cosine decay, gradient accumulation
 bf16 autocast (CPU too), optional torch.compile, periodic validation and samples, metrics.jsonl,
 and resumable safetensors checkpoints. Batches are a function of the step (see data.dataset) and
 the checkpoint holds the optimizer and RNG state, so stop + `--resume` reproduces the loss curve
-of a run that never stopped.
+of a run that never stopped. Under `torchrun` the same loop runs data-parallel (DDP or FSDP2);
+rank 0 alone writes files.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import math
 import os
 import shutil
 import signal
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,16 +27,23 @@ from torch import nn
 from tinylm.checkpoint import (
     MODEL_FILE,
     TRAINER_STATE_FILE,
-    load_model_weights,
+    check_model_tensors,
+    model_tensors,
+    optimizer_state_from,
     optimizer_tensors,
     read_tensors,
-    restore_optimizer,
-    save_model,
     save_tensors,
 )
 from tinylm.config import ModelConfig, TrainConfig, model_config_from_dict
 from tinylm.data.dataset import BatchSampler, load_meta, open_tokens
 from tinylm.device import autocast, configure_backends, dtype_name, resolve_device, resolve_dtype
+from tinylm.distributed import (
+    full_state,
+    gradient_sync,
+    init_distributed,
+    load_full_state,
+    wrap_model,
+)
 from tinylm.errors import TinylmError
 from tinylm.evaluate import token_nll
 from tinylm.fileio import atomic_open
@@ -54,7 +63,6 @@ from tinylm.run import (
 from tinylm.schedule import effective_warmup, lr_at
 from tinylm.tokenizer import Tokenizer
 
-KEEP_CHECKPOINTS = 1
 SAMPLE_PROMPTS = {"en": "Once upon a time", "zh": "从前"}
 
 
@@ -90,7 +98,8 @@ class Trainer:
     ) -> None:
         self.data_dir = Path(data_dir)
         self.out = Path(out_dir)
-        self.show_progress = show_progress
+        self.dist = init_distributed(train_cfg.device)
+        self.show_progress = show_progress and self.dist.is_main
         self.meta = load_meta(self.data_dir)
         self.tokenizer = Tokenizer.load(self.meta.tokenizer_path)
         self.checkpoint = self._check_out_dir(resume)
@@ -109,6 +118,12 @@ class Trainer:
         train_cfg.validate()
         if train_cfg.max_steps is None and train_cfg.time_budget is None:
             raise TinylmError("say how long to train: --max-steps N or --time-budget 10m")
+        # Every rank has looked at --out before rank 0 starts writing into it.
+        self.dist.barrier()
+
+    def _say(self, message: str) -> None:
+        if self.dist.is_main:
+            console.print(message, highlight=False)
 
     # -- setup -------------------------------------------------------------------------------
 
@@ -124,7 +139,7 @@ class Trainer:
                     f"{out} has weights but no resumable checkpoint; train into a new --out"
                 )
             if checkpoint is None:
-                console.print(f"nothing to resume in {out}; starting a new run")
+                self._say(f"nothing to resume in {out}; starting a new run")
             return checkpoint
         if has_run:
             raise TinylmError(
@@ -150,19 +165,26 @@ class Trainer:
     def _setup(self) -> None:
         cfg = self.cfg
         self.device = resolve_device(cfg.device)
+        if self.dist.enabled and self.device.type == "cuda":
+            self.device = torch.device("cuda", self.dist.local_rank)
         self.dtype = resolve_dtype(cfg.dtype, self.device)
         configure_backends(self.device)
         torch.manual_seed(cfg.seed)
         self.model = build_model(self.model_cfg).to(self.device)
+        # `self.model` keeps the plain API (generation, state); the step calls `self.forward`.
+        self.train_module = wrap_model(self.model, cfg.parallel, self.dist, self.device)
         self.optimizer = self._make_optimizer()
         self.scaler = torch.amp.GradScaler(self.device.type, enabled=self.dtype == torch.float16)
-        self.forward = self.model
-        if cfg.compile:
-            self.forward = torch.compile(self.model)
+        self.forward = torch.compile(self.train_module) if cfg.compile else self.train_module
         self.train_tokens = open_tokens(self.meta, "train")
         self.val_tokens = open_tokens(self.meta, "val")
         self.sampler = BatchSampler(
-            self.train_tokens, self.model_cfg.max_seq_len, cfg.batch_size, cfg.seed
+            self.train_tokens,
+            self.model_cfg.max_seq_len,
+            cfg.batch_size,
+            cfg.seed,
+            rank=self.dist.rank,
+            world_size=self.dist.world_size,
         )
         self.step = 0
         self.elapsed = 0.0
@@ -205,24 +227,52 @@ class Trainer:
                 "first_val_loss": self.first_val_loss,
                 "last_val_loss": self.last_val_loss,
                 "replanned": self.replanned,
+                "world_size": self.dist.world_size,
             }
         )
 
     def save_checkpoint(self) -> Path:
         """Write checkpoints/step-N/ under a temp name, rename it into place (atomic), then point
-        the run's top-level model.safetensors at it and drop older checkpoints."""
+        the run's top-level model.safetensors at it and drop older checkpoints.
+
+        Every rank takes part (the state is gathered from all of them); rank 0 writes."""
+        model_state, optim_state = full_state(self.model, self.optimizer)
+        rng_cpu = self.dist.gather(torch.get_rng_state())
+        rng_cuda = self.dist.gather(
+            torch.cuda.get_rng_state(self.device) if self.device.type == "cuda" else None
+        )
         root = self.out / CHECKPOINTS_DIR
-        root.mkdir(parents=True, exist_ok=True)
         final = root / f"step-{self.step:08d}"
-        tmp = root / f".step-{self.step:08d}.tmp"
+        if self.dist.is_main:
+            self._write_checkpoint(root, final, model_state, optim_state, rng_cpu, rng_cuda)
+        self.dist.barrier()
+        return final
+
+    def _write_checkpoint(
+        self,
+        root: Path,
+        final: Path,
+        model_state: dict[str, torch.Tensor],
+        optim_state: dict[str, Any],
+        rng_cpu: list[torch.Tensor],
+        rng_cuda: list[torch.Tensor | None],
+    ) -> None:
+        root.mkdir(parents=True, exist_ok=True)
+        tmp = root / f".{final.name}.tmp"
         shutil.rmtree(tmp, ignore_errors=True)
         tmp.mkdir()
         meta = {"step": str(self.step), "tinylm": "checkpoint"}
-        save_model(tmp / MODEL_FILE, self.model, meta)
-        tensors, groups = optimizer_tensors(self.optimizer)
-        tensors["rng.cpu"] = torch.get_rng_state()
-        if self.device.type == "cuda":
-            tensors["rng.cuda"] = torch.cuda.get_rng_state(self.device)
+        save_tensors(
+            tmp / MODEL_FILE,
+            model_tensors(model_state, self.model_cfg.tie_embeddings),
+            {"format": "pt", **meta},
+        )
+        tensors, groups = optimizer_tensors(optim_state)
+        for rank, state in enumerate(rng_cpu):
+            tensors[f"rng.cpu.{rank}"] = state
+        for rank, state in enumerate(rng_cuda):
+            if state is not None:
+                tensors[f"rng.cuda.{rank}"] = state
         if self.scaler.is_enabled():
             tensors["scaler.scale"] = self.scaler.get_scale() * torch.ones(1)
         save_tensors(
@@ -241,23 +291,28 @@ class Trainer:
             shutil.copyfile(final / MODEL_FILE, link_tmp)
         os.replace(link_tmp, self.out / MODEL_FILE)
         older = sorted(p for p in root.glob("step-*") if p != final)
-        for old in older[: max(0, len(older) - (KEEP_CHECKPOINTS - 1))]:
+        for old in older[: max(0, len(older) - (self.cfg.keep_checkpoints - 1))]:
             shutil.rmtree(old, ignore_errors=True)
-        return final
 
     def _load_checkpoint(self, path: Path) -> None:
-        load_model_weights(path / MODEL_FILE, self.model)
+        weights, _ = read_tensors(path / MODEL_FILE)
+        with torch.device("meta"):
+            expected = build_model(self.model_cfg).state_dict()
+        check_model_tensors(path / MODEL_FILE, weights, expected, self.model_cfg.tie_embeddings)
         tensors, meta = read_tensors(path / TRAINER_STATE_FILE)
         try:
-            restore_optimizer(self.optimizer, tensors, meta["optimizer"])
+            optim_state = optimizer_state_from(tensors, meta["optimizer"])
             state = json.loads(meta["trainer"])
         except (KeyError, ValueError) as exc:
             raise TinylmError(
                 f"{path} holds a damaged trainer state ({exc}); cannot resume"
             ) from None
-        torch.set_rng_state(tensors["rng.cpu"])
-        if self.device.type == "cuda" and "rng.cuda" in tensors:
-            torch.cuda.set_rng_state(tensors["rng.cuda"], self.device)
+        load_full_state(self.model, self.optimizer, weights, optim_state)
+        rank = self.dist.rank
+        torch.set_rng_state(tensors.get(f"rng.cpu.{rank}", tensors["rng.cpu.0"]))
+        cuda_rng = tensors.get(f"rng.cuda.{rank}", tensors.get("rng.cuda.0"))
+        if self.device.type == "cuda" and cuda_rng is not None:
+            torch.cuda.set_rng_state(cuda_rng, self.device)
         if "scaler.scale" in tensors and self.scaler.is_enabled():
             self.scaler.update(float(tensors["scaler.scale"]))
         self.step = state["step"]
@@ -267,7 +322,14 @@ class Trainer:
         self.first_val_loss = state["first_val_loss"]
         self.last_val_loss = state["last_val_loss"]
         self.replanned = state.get("replanned", True) or self.cfg.max_steps is not None
-        self._truncate_metrics()
+        saved_world = state.get("world_size", 1)
+        if saved_world != self.dist.world_size:
+            self.notes.append(
+                f"checkpoint written by {saved_world} process(es), resumed on "
+                f"{self.dist.world_size}; batches follow the global batch size"
+            )
+        if self.dist.is_main:
+            self._truncate_metrics()
 
     def _truncate_metrics(self) -> None:
         """Drop metric/sample lines past the checkpoint: the resumed run rewrites them."""
@@ -288,17 +350,22 @@ class Trainer:
     # -- measurements --------------------------------------------------------------------------
 
     def evaluate(self) -> float:
+        """Validation loss on a fixed, evenly spread subset of windows, split across ranks."""
         total, count = token_nll(
             self.model,
             self.val_tokens,
             self.cfg.batch_size,
             self.device,
             self.dtype,
-            max_windows=self.cfg.eval_batches * self.cfg.batch_size,
+            # sized by the global batch: 1 or N processes evaluate the same windows
+            max_windows=self.cfg.eval_batches * self.cfg.batch_size * self.dist.world_size,
+            shard=(self.dist.rank, self.dist.world_size),
         )
-        return total / max(1, count)
+        sums = self.dist.sum(torch.tensor([total, float(count)], dtype=torch.float64))
+        return float(sums[0] / max(1.0, float(sums[1])))
 
     def sample(self) -> str:
+        """A sample story (every rank runs it in lockstep: FSDP's forward is collective)."""
         lang = "zh" if _looks_chinese(self.tokenizer) else "en"
         run = LoadedRun(self.out, self.model, self.tokenizer, {}, self.device)
         options = dict(
@@ -331,49 +398,73 @@ class Trainer:
         sample_time = self.cfg.sample_tokens * 0.01
         per_eval = eval_time + sample_time
         steps = (budget - per_eval) / (step_time + per_eval / self.cfg.eval_every)
-        return max(1, int(steps))
+        return self.dist.broadcast(max(1, int(steps)))
+
+    def _replan(self) -> bool:
+        """Once enough steps are timed, re-size the run so it ends when the budget does.
+        Rank 0 decides and everyone follows, so all ranks keep the same schedule."""
+        budget = self.cfg.time_budget
+        assert budget is not None and self.max_steps is not None
+        decision: int | None = None
+        if self.steps_timed >= 10 and self.elapsed >= min(30.0, 0.1 * budget):
+            per_step = self.step_seconds / self.steps_timed
+            evals_so_far = 1 + self.step // self.cfg.eval_every
+            per_eval = self.eval_seconds / evals_so_far
+            remaining = budget - self.elapsed - per_eval  # the final evaluation
+            steps_left = remaining / (per_step + per_eval / self.cfg.eval_every)
+            decision = max(self.step + 1, self.step + int(steps_left))
+        decision = self.dist.broadcast(decision)
+        if decision is None:
+            return False
+        self.max_steps = decision
+        self.replanned = True
+        return True
 
     # -- loop ------------------------------------------------------------------------------
 
     def _write_metrics(self, record: dict[str, Any]) -> None:
-        with open(self.out / METRICS_FILE, "a", encoding="utf-8") as f:
-            f.write(json.dumps(record) + "\n")
+        if self.dist.is_main:
+            with open(self.out / METRICS_FILE, "a", encoding="utf-8") as f:
+                f.write(json.dumps(record) + "\n")
 
     def fit(self) -> TrainResult:
         self._setup()
-        self.out.mkdir(parents=True, exist_ok=True)
         resumed = self.checkpoint is not None
+        if self.dist.is_main:
+            self.out.mkdir(parents=True, exist_ok=True)
+            if not resumed:
+                (self.out / METRICS_FILE).unlink(missing_ok=True)
+                (self.out / SAMPLES_FILE).unlink(missing_ok=True)
+                shutil.copyfile(self.meta.tokenizer_path, self.out / TOKENIZER_FILE)
         if resumed:
             assert self.checkpoint is not None
             self._load_checkpoint(self.checkpoint)
-        else:
-            (self.out / METRICS_FILE).unlink(missing_ok=True)
-            (self.out / SAMPLES_FILE).unlink(missing_ok=True)
-            shutil.copyfile(self.meta.tokenizer_path, self.out / TOKENIZER_FILE)
         if self.max_steps is None:
             assert self.cfg.time_budget is not None
             self.max_steps = self._estimate_max_steps(self.cfg.time_budget)
             self.notes.append(
                 f"time budget {format_duration(self.cfg.time_budget)} -> {self.max_steps} steps"
             )
-        write_run_config(
-            self.out,
-            self.model_cfg,
-            self.cfg,
-            {
-                "data": {
-                    "path": str(self.data_dir.resolve()),
-                    "tokenizer_sha256": self.meta.tokenizer_sha256,
-                    "train_tokens": len(self.train_tokens),
+        if self.dist.is_main:
+            write_run_config(
+                self.out,
+                self.model_cfg,
+                self.cfg,
+                {
+                    "data": {
+                        "path": str(self.data_dir.resolve()),
+                        "tokenizer_sha256": self.meta.tokenizer_sha256,
+                        "train_tokens": len(self.train_tokens),
+                    },
+                    "parameters": count_parameters(self.model),
                 },
-                "parameters": count_parameters(self.model),
-            },
-        )
+            )
         self._announce(resumed)
         interrupted = self._loop()
         if self.step > 0 or resumed:
             self.save_checkpoint()
-        plot_losses(self.out / METRICS_FILE, self.out / "loss.png")
+        if self.dist.is_main:
+            plot_losses(self.out / METRICS_FILE, self.out / "loss.png")
         return TrainResult(
             run_dir=self.out,
             step=self.step,
@@ -386,29 +477,31 @@ class Trainer:
 
     def _announce(self, resumed: bool) -> None:
         cfg, m = self.cfg, self.model_cfg
-        tokens_per_step = cfg.batch_size * cfg.grad_accum * m.max_seq_len
+        world = self.dist.world_size
         params = count_parameters(self.model)
         what = f"resuming {self.out} at step {self.step}" if resumed else f"training {self.out}"
-        console.print(
+        where = f"{self.device.type} {dtype_name(self.dtype)}"
+        if world > 1:
+            where = f"{world} processes ({cfg.parallel}) on {where}"
+        self._say(
             f"{what}: {params / 1e6:.2f}M parameters (dim {m.dim}, {m.n_layers} layers, "
             f"{m.n_heads} heads, {m.n_kv_heads} kv heads, vocab {m.vocab_size}, context "
-            f"{m.max_seq_len}) on {self.device.type} {dtype_name(self.dtype)}"
-            f"{' compiled' if cfg.compile else ''}; {self.max_steps} steps of "
-            f"{tokens_per_step:,} tokens ({cfg.batch_size} x {cfg.grad_accum} x {m.max_seq_len}), "
-            f"{len(self.train_tokens):,} training tokens",
-            highlight=False,
+            f"{m.max_seq_len}) on {where}{' compiled' if cfg.compile else ''}; "
+            f"{self.max_steps} steps of {self._tokens_per_step:,} tokens ({cfg.batch_size} x "
+            f"{world} x {cfg.grad_accum} x {m.max_seq_len}), "
+            f"{len(self.train_tokens):,} training tokens"
         )
         for note in self.notes:
-            console.print(f"note: {note}", highlight=False)
+            self._say(f"note: {note}")
+        assert self.max_steps is not None
         warmup = effective_warmup(cfg.warmup, self.max_steps)
         if warmup != cfg.warmup:
-            console.print(
-                f"note: warm-up shortened to {warmup} steps (a fifth of the run)", highlight=False
-            )
+            self._say(f"note: warm-up shortened to {warmup} steps (a fifth of the run)")
 
     @property
     def _tokens_per_step(self) -> int:
-        return self.cfg.batch_size * self.cfg.grad_accum * self.model_cfg.max_seq_len
+        cfg = self.cfg
+        return cfg.batch_size * self.dist.world_size * cfg.grad_accum * self.model_cfg.max_seq_len
 
     def _loop(self) -> bool:
         cfg = self.cfg
@@ -418,13 +511,18 @@ class Trainer:
         stop = {"requested": False}
         pending: list[tuple[int, torch.Tensor, float]] = []
 
-        def on_sigint(signum: int, frame: object) -> None:
+        def on_signal(signum: int, frame: object) -> None:
             if stop["requested"]:
                 raise KeyboardInterrupt  # second Ctrl-C: leave now
             stop["requested"] = True
 
-        previous = signal.signal(signal.SIGINT, on_sigint) if _main_thread() else None
+        handlers = {}
+        if threading.current_thread() is threading.main_thread():
+            # SIGTERM too: schedulers and torchrun stop workers with it; save like Ctrl-C.
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                handlers[sig] = signal.signal(sig, on_signal)
         self.model.train()
+        interrupted = False
         with Progress(
             "training",
             total=self.max_steps,
@@ -439,7 +537,20 @@ class Trainer:
                 # Per-step losses stay on the device until a log boundary: one sync per window,
                 # yet metrics.jsonl gets every step, so a resumed curve matches exactly.
                 last_tick = time.perf_counter()
-                while self.step < self.max_steps and not stop["requested"]:
+                while self.step < self.max_steps:
+                    over_budget = (
+                        cfg.time_budget is not None and self.elapsed > cfg.time_budget * 1.15
+                    )
+                    # 2: someone asked to stop, 1: out of time; one collective per step.
+                    verdict = self.dist.max(
+                        2 if stop["requested"] else int(over_budget), self.device
+                    )
+                    if verdict == 2:
+                        interrupted = True
+                        break
+                    if verdict == 1:
+                        bar.log(f"time budget used up at step {self.step}; stopping early")
+                        break
                     lr = lr_at(self.step, cfg.lr, cfg.min_lr, warmup, self.max_steps)
                     for group in self.optimizer.param_groups:
                         group["lr"] = lr
@@ -479,24 +590,20 @@ class Trainer:
                     now = time.perf_counter()
                     self.elapsed += now - last_tick
                     last_tick = now
-                    if cfg.time_budget is not None and self.elapsed > cfg.time_budget * 1.15:
-                        bar.log(f"time budget used up at step {self.step}; stopping early")
-                        break
             finally:
-                if previous is not None:
-                    signal.signal(signal.SIGINT, previous)
+                for sig, previous in handlers.items():
+                    signal.signal(sig, previous)
         if pending:
             self._flush_losses(pending)
-        if stop["requested"]:
-            console.print(
-                f"interrupted at step {self.step}; continue with the same command plus --resume",
-                highlight=False,
+        if interrupted:
+            self._say(
+                f"interrupted at step {self.step}; continue with the same command plus --resume"
             )
-        return stop["requested"]
+        return interrupted
 
     def _flush_losses(self, pending: list[tuple[int, torch.Tensor, float]]) -> float:
-        """Write one metrics line per step; returns the window's mean loss."""
-        losses = torch.stack([loss for _, loss, _ in pending]).tolist()
+        """Write one metrics line per step (averaged over ranks); returns the window's mean."""
+        losses = self.dist.mean(torch.stack([loss for _, loss, _ in pending])).tolist()
         for (step, _, lr), value in zip(pending, losses, strict=True):
             if not math.isfinite(value):
                 raise TinylmError(
@@ -518,9 +625,10 @@ class Trainer:
         for micro in range(cfg.grad_accum):
             x, y = self.sampler.batch(self.step, micro, cfg.grad_accum)
             x, y = x.to(self.device, non_blocking=True), y.to(self.device, non_blocking=True)
-            with autocast(self.device, self.dtype):
-                _, loss = self.forward(x, y)
-            self.scaler.scale(loss / cfg.grad_accum).backward()
+            with gradient_sync(self.train_module, micro == cfg.grad_accum - 1):
+                with autocast(self.device, self.dtype):
+                    _, loss = self.forward(x, y)
+                self.scaler.scale(loss / cfg.grad_accum).backward()
             total += loss.detach()
         if cfg.grad_clip > 0:
             self.scaler.unscale_(self.optimizer)
@@ -530,27 +638,8 @@ class Trainer:
         self.optimizer.zero_grad(set_to_none=True)
         return total / cfg.grad_accum
 
-    def _replan(self) -> bool:
-        """Once enough steps are timed, re-size the run so it ends when the budget does."""
-        budget = self.cfg.time_budget
-        assert budget is not None and self.max_steps is not None
-        if self.steps_timed < 10 or self.elapsed < min(30.0, 0.1 * budget):
-            return False
-        per_step = self.step_seconds / self.steps_timed
-        evals_so_far = 1 + self.step // self.cfg.eval_every
-        per_eval = self.eval_seconds / evals_so_far
-        remaining = budget - self.elapsed - per_eval  # the final evaluation
-        steps_left = remaining / (per_step + per_eval / self.cfg.eval_every)
-        self.max_steps = max(self.step + 1, self.step + int(steps_left))
-        self.replanned = True
-        return True
-
     def _eval_and_sample(self, bar: Progress) -> None:
         started = time.perf_counter()
-        self._evaluate_and_sample(bar)
-        self.eval_seconds += time.perf_counter() - started
-
-    def _evaluate_and_sample(self, bar: Progress) -> None:
         val = self.evaluate()
         if self.first_val_loss is None:
             self.first_val_loss = val
@@ -567,16 +656,14 @@ class Trainer:
         every = self.cfg.sample_every or self.cfg.eval_every
         if self.step % every == 0 or self.step == self.max_steps:
             text = self.sample()
-            with open(self.out / SAMPLES_FILE, "a", encoding="utf-8") as f:
-                f.write(json.dumps({"step": self.step, "text": text}, ensure_ascii=False) + "\n")
+            if self.dist.is_main:
+                with open(self.out / SAMPLES_FILE, "a", encoding="utf-8") as f:
+                    record = {"step": self.step, "text": text}
+                    f.write(json.dumps(record, ensure_ascii=False) + "\n")
             bar.log(f"sample: {text}")
-        plot_losses(self.out / METRICS_FILE, self.out / "loss.png")
-
-
-def _main_thread() -> bool:
-    import threading
-
-    return threading.current_thread() is threading.main_thread()
+        if self.dist.is_main:
+            plot_losses(self.out / METRICS_FILE, self.out / "loss.png")
+        self.eval_seconds += time.perf_counter() - started
 
 
 def _looks_chinese(tokenizer: Tokenizer) -> bool:
