@@ -7,7 +7,10 @@ name, fsynced and renamed, so a crash leaves the previous file intact.
 
 from __future__ import annotations
 
+import errno
 import json
+import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -17,10 +20,11 @@ from safetensors.torch import save_file
 from torch import nn
 
 from tinylm.errors import TinylmError
-from tinylm.fileio import fsync_replace, temp_path_beside
+from tinylm.fileio import atomic_write_json, fsync_replace, sha256_file, temp_path_beside
 
 MODEL_FILE = "model.safetensors"
 TRAINER_STATE_FILE = "trainer_state.safetensors"
+MANIFEST_FILE = "manifest.json"
 
 
 def model_tensors(state: dict[str, torch.Tensor], tied: bool) -> dict[str, torch.Tensor]:
@@ -39,7 +43,13 @@ def save_tensors(
     path = Path(path)
     tmp = temp_path_beside(path)
     try:
-        save_file(tensors, str(tmp), metadata=metadata)
+        try:
+            save_file(tensors, str(tmp), metadata=metadata)
+        except SafetensorError as exc:
+            # The Rust writer reports a full disk as its own error type; callers deal in OSError.
+            found = re.search(r"os error (\d+)", str(exc))
+            code = int(found.group(1)) if found else errno.EIO
+            raise OSError(code, os.strerror(code), str(tmp)) from exc
         fsync_replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)
@@ -129,3 +139,34 @@ def optimizer_state_from(tensors: dict[str, torch.Tensor], groups_json: str) -> 
     for param, values in info["scalars"].items():
         state.setdefault(param, {}).update(values)
     return {"state": state, "param_groups": info["param_groups"]}
+
+
+def write_manifest(checkpoint_dir: Path, step: int) -> None:
+    """Sizes and sha256 of every file, written last: a checkpoint whose files do not match its
+    manifest (a torn write, bit rot, a copy cut short) is never resumed from."""
+    files = {}
+    for name in (MODEL_FILE, TRAINER_STATE_FILE):
+        path = checkpoint_dir / name
+        files[name] = {"bytes": path.stat().st_size, "sha256": sha256_file(path)}
+    atomic_write_json(checkpoint_dir / MANIFEST_FILE, {"step": step, "files": files})
+
+
+def checkpoint_problem(checkpoint_dir: Path) -> str | None:
+    """Why this checkpoint cannot be trusted, or None if every file matches its manifest."""
+    manifest_path = checkpoint_dir / MANIFEST_FILE
+    try:
+        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+        files = manifest["files"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return f"no readable {MANIFEST_FILE}"
+    for name, expected in files.items():
+        path = checkpoint_dir / name
+        if not path.is_file():
+            return f"{name} is missing"
+        if path.stat().st_size != expected.get("bytes"):
+            return (
+                f"{name} has {path.stat().st_size} bytes, the manifest says {expected.get('bytes')}"
+            )
+        if sha256_file(path) != expected.get("sha256"):
+            return f"{name} does not match its sha256 in the manifest"
+    return None

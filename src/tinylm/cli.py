@@ -131,6 +131,8 @@ TRAIN_FLAGS = (
     "seed",
     "parallel",
     "keep_checkpoints",
+    "on_nan",
+    "max_bad_steps",
 )
 
 
@@ -327,6 +329,16 @@ def build_parser() -> ArgumentParser:
     )
     train.add_argument(
         "--keep-checkpoints", type=_positive_int, help="how many checkpoints to keep (default 1)"
+    )
+    train.add_argument(
+        "--on-nan",
+        help="a NaN/Inf loss or gradient: skip the update (default), rollback to the last "
+        "checkpoint with half the LR, or stop",
+    )
+    train.add_argument(
+        "--max-bad-steps",
+        type=_positive_int,
+        help="consecutive skips or rollbacks before giving up",
     )
     train.add_argument("--resume", action="store_true", help="continue the run in --out")
     train.set_defaults(func=cmd_train)

@@ -97,6 +97,8 @@ class TrainConfig:
     seed: int = 1337
     parallel: str = "ddp"  # under torchrun: ddp, or fsdp to shard model and optimizer state
     keep_checkpoints: int = 1
+    on_nan: str = "skip"  # a NaN/Inf loss or gradient: skip the update, rollback, or stop
+    max_bad_steps: int = 10  # consecutive skipped steps (or rollbacks) before giving up
 
     def __post_init__(self) -> None:
         if self.min_lr is None:
@@ -110,6 +112,7 @@ class TrainConfig:
             "eval_batches",
             "save_every",
             "keep_checkpoints",
+            "max_bad_steps",
         ):
             if getattr(self, name) <= 0:
                 raise TinylmError(f"train {name} must be positive, got {getattr(self, name)}")
@@ -134,6 +137,11 @@ class TrainConfig:
                 f"--parallel must be ddp or fsdp, got '{self.parallel}'"
                 f"{did_you_mean(self.parallel, ('ddp', 'fsdp'))}"
             )
+        if self.on_nan not in NAN_POLICIES:
+            raise TinylmError(
+                f"--on-nan must be one of {', '.join(NAN_POLICIES)}, got '{self.on_nan}'"
+                f"{did_you_mean(self.on_nan, NAN_POLICIES)}"
+            )
         if self.dtype not in DTYPES:
             raise TinylmError(
                 f"--dtype must be one of {', '.join(DTYPES)}, got '{self.dtype}'"
@@ -142,6 +150,7 @@ class TrainConfig:
 
 
 DTYPES = ("auto", "fp32", "bf16", "fp16")
+NAN_POLICIES = ("skip", "rollback", "stop")
 
 
 @dataclass

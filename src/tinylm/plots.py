@@ -42,7 +42,12 @@ def plot_losses(metrics_path: str | Path, out_png: str | Path, title: str = "") 
     ax.legend()
     fig.tight_layout()
     tmp = Path(out_png).with_name(f".{Path(out_png).name}.tmp.png")
-    fig.savefig(tmp)
-    plt.close(fig)
-    tmp.replace(out_png)
+    try:
+        fig.savefig(tmp)
+        tmp.replace(out_png)
+    except OSError:  # a picture is not worth failing a training run over (e.g. a full disk)
+        tmp.unlink(missing_ok=True)
+        return False
+    finally:
+        plt.close(fig)
     return True

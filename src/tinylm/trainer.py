@@ -28,11 +28,13 @@ from tinylm.checkpoint import (
     MODEL_FILE,
     TRAINER_STATE_FILE,
     check_model_tensors,
+    checkpoint_problem,
     model_tensors,
     optimizer_state_from,
     optimizer_tensors,
     read_tensors,
     save_tensors,
+    write_manifest,
 )
 from tinylm.config import ModelConfig, TrainConfig, model_config_from_dict
 from tinylm.data.dataset import BatchSampler, load_meta, open_tokens
@@ -46,7 +48,8 @@ from tinylm.distributed import (
 )
 from tinylm.errors import TinylmError
 from tinylm.evaluate import token_nll
-from tinylm.fileio import atomic_open
+from tinylm.faults import Faults
+from tinylm.fileio import atomic_copy, atomic_open, fsync_dir
 from tinylm.models import build_model, count_parameters
 from tinylm.plots import plot_losses
 from tinylm.progress import Progress, console, format_duration
@@ -77,12 +80,30 @@ class TrainResult:
     interrupted: bool
 
 
-def latest_checkpoint(run_dir: Path) -> Path | None:
+def checkpoint_dirs(run_dir: Path) -> list[Path]:
+    """Complete checkpoint folders, newest first (temp folders of an interrupted save excluded)."""
     root = run_dir / CHECKPOINTS_DIR
     if not root.is_dir():
-        return None
-    done = sorted(p for p in root.glob("step-*") if p.is_dir() and not p.name.endswith(".tmp"))
-    return done[-1] if done else None
+        return []
+    done = [p for p in root.glob("step-*") if p.is_dir() and not p.name.endswith(".tmp")]
+    return sorted(done, reverse=True)
+
+
+def resumable_checkpoint(run_dir: Path) -> tuple[Path | None, list[str]]:
+    """The newest checkpoint whose files match their manifest, and notes on any skipped."""
+    notes = []
+    candidates = checkpoint_dirs(run_dir)
+    for path in candidates:
+        problem = checkpoint_problem(path)
+        if problem is None:
+            return path, notes
+        notes.append(f"checkpoint {path.name} is damaged ({problem}); skipped")
+    if candidates:
+        raise TinylmError(
+            f"no intact checkpoint in {run_dir / CHECKPOINTS_DIR} ({notes[0]}); "
+            "the run cannot be resumed, start a new one"
+        )
+    return None, notes
 
 
 class Trainer:
@@ -102,12 +123,13 @@ class Trainer:
         self.show_progress = show_progress and self.dist.is_main
         self.meta = load_meta(self.data_dir)
         self.tokenizer = Tokenizer.load(self.meta.tokenizer_path)
+        self.notes: list[str] = []
         self.checkpoint = self._check_out_dir(resume)
         if self.checkpoint is not None:
             model_cfg, train_cfg = self._configs_from_run(train_overrides or {})
         self.model_cfg = model_cfg
         self.cfg = train_cfg
-        self.notes: list[str] = []
+        self.faults = Faults()
         if model_cfg.vocab_size != self.meta.vocab_size:
             self.notes.append(
                 f"vocab_size {self.meta.vocab_size} from the data's tokenizer "
@@ -132,7 +154,10 @@ class Trainer:
         if out.exists() and not out.is_dir():
             raise TinylmError(f"--out {out} exists and is not a folder")
         has_run = (out / CONFIG_FILE).is_file()
-        checkpoint = latest_checkpoint(out) if has_run else None
+        checkpoint = None
+        if has_run and resume:
+            checkpoint, skipped = resumable_checkpoint(out)
+            self.notes.extend(skipped)
         if resume:
             if checkpoint is None and has_run and (out / MODEL_FILE).is_file():
                 raise TinylmError(
@@ -141,7 +166,7 @@ class Trainer:
             if checkpoint is None:
                 self._say(f"nothing to resume in {out}; starting a new run")
             return checkpoint
-        if has_run:
+        if has_run or checkpoint_dirs(out):
             raise TinylmError(
                 f"{out} already holds a run; pass --resume to continue it or choose another --out"
             )
@@ -198,6 +223,11 @@ class Trainer:
         self.step_seconds = 0.0
         self.steps_timed = 0
         self.eval_seconds = 0.0
+        # Numerical faults: updates skipped, rollbacks made, and the LR scale rollbacks leave.
+        self.bad_steps = 0
+        self.rollbacks = 0
+        self.lr_scale = 1.0
+        self.consecutive_bad = 0
 
     def _make_optimizer(self) -> torch.optim.Optimizer:
         cfg = self.cfg
@@ -228,6 +258,9 @@ class Trainer:
                 "last_val_loss": self.last_val_loss,
                 "replanned": self.replanned,
                 "world_size": self.dist.world_size,
+                "bad_steps": self.bad_steps,
+                "rollbacks": self.rollbacks,
+                "lr_scale": self.lr_scale,
             }
         )
 
@@ -257,44 +290,81 @@ class Trainer:
         rng_cpu: list[torch.Tensor],
         rng_cuda: list[torch.Tensor | None],
     ) -> None:
-        root.mkdir(parents=True, exist_ok=True)
         tmp = root / f".{final.name}.tmp"
-        shutil.rmtree(tmp, ignore_errors=True)
-        tmp.mkdir()
-        meta = {"step": str(self.step), "tinylm": "checkpoint"}
-        save_tensors(
-            tmp / MODEL_FILE,
-            model_tensors(model_state, self.model_cfg.tie_embeddings),
-            {"format": "pt", **meta},
-        )
-        tensors, groups = optimizer_tensors(optim_state)
-        for rank, state in enumerate(rng_cpu):
-            tensors[f"rng.cpu.{rank}"] = state
-        for rank, state in enumerate(rng_cuda):
-            if state is not None:
-                tensors[f"rng.cuda.{rank}"] = state
-        if self.scaler.is_enabled():
-            tensors["scaler.scale"] = self.scaler.get_scale() * torch.ones(1)
-        save_tensors(
-            tmp / TRAINER_STATE_FILE,
-            tensors,
-            {"optimizer": groups, "trainer": self._state_json(), **meta},
-        )
-        if final.exists():
-            shutil.rmtree(final)
-        os.replace(tmp, final)
-        link_tmp = self.out / f".{MODEL_FILE}.tmp"
-        link_tmp.unlink(missing_ok=True)
         try:
-            os.link(final / MODEL_FILE, link_tmp)  # same bytes, no extra disk
-        except OSError:
-            shutil.copyfile(final / MODEL_FILE, link_tmp)
-        os.replace(link_tmp, self.out / MODEL_FILE)
-        older = sorted(p for p in root.glob("step-*") if p != final)
-        for old in older[: max(0, len(older) - (self.cfg.keep_checkpoints - 1))]:
+            root.mkdir(parents=True, exist_ok=True)
+            shutil.rmtree(tmp, ignore_errors=True)
+            tmp.mkdir()
+            meta = {"step": str(self.step), "tinylm": "checkpoint"}
+            save_tensors(
+                tmp / MODEL_FILE,
+                model_tensors(model_state, self.model_cfg.tie_embeddings),
+                {"format": "pt", **meta},
+            )
+            tensors, groups = optimizer_tensors(optim_state)
+            for rank, state in enumerate(rng_cpu):
+                tensors[f"rng.cpu.{rank}"] = state
+            for rank, state in enumerate(rng_cuda):
+                if state is not None:
+                    tensors[f"rng.cuda.{rank}"] = state
+            if self.scaler.is_enabled():
+                tensors["scaler.scale"] = self.scaler.get_scale() * torch.ones(1)
+            save_tensors(
+                tmp / TRAINER_STATE_FILE,
+                tensors,
+                {"optimizer": groups, "trainer": self._state_json(), **meta},
+            )
+            write_manifest(tmp, self.step)
+            fsync_dir(tmp)
+            if final.exists():
+                shutil.rmtree(final)
+            os.replace(tmp, final)  # the moment the checkpoint exists, whole
+            fsync_dir(root)
+            link_tmp = self.out / f".{MODEL_FILE}.tmp"
+            link_tmp.unlink(missing_ok=True)
+            try:
+                os.link(final / MODEL_FILE, link_tmp)  # same bytes, no extra disk
+            except OSError:
+                shutil.copyfile(final / MODEL_FILE, link_tmp)
+            os.replace(link_tmp, self.out / MODEL_FILE)
+        except OSError as exc:
+            shutil.rmtree(tmp, ignore_errors=True)
+            previous = next((p.name for p in checkpoint_dirs(self.out) if p != final), None)
+            kept = f"the previous checkpoint {previous} is intact" if previous else "none saved yet"
+            raise TinylmError(
+                f"could not save checkpoint step {self.step} in {root} "
+                f"({exc.strerror or exc}); {kept}; free space and continue with --resume"
+            ) from None
+        older = [p for p in checkpoint_dirs(self.out) if p != final]
+        for old in older[self.cfg.keep_checkpoints - 1 :]:
             shutil.rmtree(old, ignore_errors=True)
 
-    def _load_checkpoint(self, path: Path) -> None:
+    def _check_disk(self) -> None:
+        """Refuse to start a run that could not save: an unwritable folder or too little space."""
+        out = self.out
+        probe = out / ".tinylm-write-test"
+        try:
+            out.mkdir(parents=True, exist_ok=True)
+            probe.write_bytes(b"\0" * 4096)
+            probe.unlink()
+        except OSError as exc:
+            raise TinylmError(
+                f"cannot write to --out {out} ({exc.strerror or exc}); choose a writable folder"
+            ) from None
+        # weights + two AdamW moments in fp32; while saving, one more checkpoint than kept
+        per_checkpoint = count_parameters(self.model) * 4 * 3 + (1 << 20)
+        footprint = per_checkpoint * (self.cfg.keep_checkpoints + 1)
+        existing = sum(f.stat().st_size for d in checkpoint_dirs(out) for f in d.iterdir())
+        need = max(per_checkpoint, footprint - existing)
+        free = shutil.disk_usage(out).free
+        if free < need:
+            raise TinylmError(
+                f"not enough free space in {out}: saving needs about {need / 1e6:,.0f} MB more "
+                f"({self.cfg.keep_checkpoints + 1} checkpoints of {per_checkpoint / 1e6:,.0f} MB),"
+                f" {free / 1e6:,.0f} MB are free; free space or choose another --out"
+            )
+
+    def _load_checkpoint(self, path: Path, rollback: bool = False) -> None:
         weights, _ = read_tensors(path / MODEL_FILE)
         with torch.device("meta"):
             expected = build_model(self.model_cfg).state_dict()
@@ -316,12 +386,17 @@ class Trainer:
         if "scaler.scale" in tensors and self.scaler.is_enabled():
             self.scaler.update(float(tensors["scaler.scale"]))
         self.step = state["step"]
+        self.tokens_seen = state["tokens_seen"]
+        self.last_val_loss = state["last_val_loss"]
+        if rollback:
+            return  # keep the clock, the plan and the fault counters of the run going on
         self.max_steps = state["max_steps"] if self.cfg.max_steps is None else self.cfg.max_steps
         self.elapsed = state["elapsed"]
-        self.tokens_seen = state["tokens_seen"]
         self.first_val_loss = state["first_val_loss"]
-        self.last_val_loss = state["last_val_loss"]
         self.replanned = state.get("replanned", True) or self.cfg.max_steps is not None
+        self.bad_steps = state.get("bad_steps", 0)
+        self.rollbacks = state.get("rollbacks", 0)
+        self.lr_scale = state.get("lr_scale", 1.0)
         saved_world = state.get("world_size", 1)
         if saved_world != self.dist.world_size:
             self.notes.append(
@@ -330,6 +405,7 @@ class Trainer:
             )
         if self.dist.is_main:
             self._truncate_metrics()
+        self.dist.barrier()
 
     def _truncate_metrics(self) -> None:
         """Drop metric/sample lines past the checkpoint: the resumed run rewrites them."""
@@ -431,11 +507,11 @@ class Trainer:
         self._setup()
         resumed = self.checkpoint is not None
         if self.dist.is_main:
-            self.out.mkdir(parents=True, exist_ok=True)
+            self._check_disk()
             if not resumed:
                 (self.out / METRICS_FILE).unlink(missing_ok=True)
                 (self.out / SAMPLES_FILE).unlink(missing_ok=True)
-                shutil.copyfile(self.meta.tokenizer_path, self.out / TOKENIZER_FILE)
+                atomic_copy(self.meta.tokenizer_path, self.out / TOKENIZER_FILE)
         if resumed:
             assert self.checkpoint is not None
             self._load_checkpoint(self.checkpoint)
@@ -460,9 +536,19 @@ class Trainer:
                 },
             )
         self._announce(resumed)
-        interrupted = self._loop()
-        if self.step > 0 or resumed:
-            self.save_checkpoint()
+        if self.cfg.on_nan == "rollback" and self.step == 0:
+            self.save_checkpoint()  # something to roll back to before the first regular save
+        try:
+            interrupted = self._loop()
+            if self.step > 0 or resumed:
+                self.save_checkpoint()
+        except OSError as exc:  # metrics, samples or logs could not be written: disk full, gone
+            last = next(iter(checkpoint_dirs(self.out)), None)
+            kept = f"the last checkpoint {last.name} is intact" if last else "no checkpoint yet"
+            raise TinylmError(
+                f"could not write to {self.out} at step {self.step} ({exc.strerror or exc}); "
+                f"{kept}; free space and continue with --resume"
+            ) from None
         if self.dist.is_main:
             plot_losses(self.out / METRICS_FILE, self.out / "loss.png")
         return TrainResult(
@@ -551,18 +637,31 @@ class Trainer:
                     if verdict == 1:
                         bar.log(f"time budget used up at step {self.step}; stopping early")
                         break
-                    lr = lr_at(self.step, cfg.lr, cfg.min_lr, warmup, self.max_steps)
+                    lr = self.lr_scale * lr_at(
+                        self.step, cfg.lr, cfg.min_lr, warmup, self.max_steps
+                    )
                     for group in self.optimizer.param_groups:
                         group["lr"] = lr
                     step_start = time.perf_counter()
-                    loss = self._train_step()
+                    loss, healthy = self._train_step()
                     self.step_seconds += time.perf_counter() - step_start
                     self.steps_timed += 1
+                    if not healthy:
+                        self._flush_losses(pending)
+                        pending = []
+                        if self._on_bad_step(bar):  # rolled back: the clock runs on
+                            now = time.perf_counter()
+                            self.elapsed += now - last_tick
+                            last_tick = now
+                            continue
+                    else:
+                        self.consecutive_bad = 0
                     self.step += 1
                     self.tokens_seen += tokens_per_step
                     window_tokens += tokens_per_step
-                    pending.append((self.step, loss, lr))
-                    if self.step % cfg.log_every == 0 or self.step == self.max_steps:
+                    if healthy:
+                        pending.append((self.step, loss, lr))
+                    if pending and (self.step % cfg.log_every == 0 or self.step == self.max_steps):
                         train_loss = self._flush_losses(pending)
                         window_time += time.perf_counter() - step_start  # includes the sync
                         rate = window_tokens / max(1e-9, window_time)
@@ -601,14 +700,60 @@ class Trainer:
             )
         return interrupted
 
+    def _on_bad_step(self, bar: Progress) -> bool:
+        """A NaN/Inf loss or gradient: the update was not applied. Skip the batch, roll back to
+        the last checkpoint with half the learning rate, or stop, as --on-nan says. Returns True
+        after a rollback (the step counter moved back)."""
+        step = self.step + 1
+        self.bad_steps += 1
+        self.consecutive_bad += 1
+        policy = self.cfg.on_nan
+        limit = self.cfg.max_bad_steps
+        record: dict[str, Any] = {"step": step, "bad_step": True, "bad_steps": self.bad_steps}
+        if policy == "skip" and self.consecutive_bad <= limit:
+            self._write_metrics({**record, "action": "skipped"})
+            bar.log(
+                f"step {step}: NaN/Inf loss or gradient; update skipped "
+                f"({self.bad_steps} skipped so far)"
+            )
+            return False
+        if policy == "rollback" and self.rollbacks < limit:
+            target, _ = resumable_checkpoint(self.out) if self.dist.is_main else (None, [])
+            target = self.dist.broadcast(target)
+            if target is not None:
+                self.rollbacks += 1
+                self.lr_scale *= 0.5
+                self._load_checkpoint(target, rollback=True)
+                self._write_metrics(
+                    {
+                        **record,
+                        "step": self.step,
+                        "from_step": step,
+                        "action": "rollback",
+                        "rollbacks": self.rollbacks,
+                        "lr_scale": self.lr_scale,
+                    }
+                )
+                bar.log(
+                    f"step {step}: NaN/Inf loss or gradient; rolled back to step {self.step} "
+                    f"with the learning rate x{self.lr_scale:g}"
+                )
+                return True
+        self._write_metrics({**record, "action": "stopped"})
+        self.save_checkpoint()  # the state is clean: the bad update was never applied
+        why = "too many in a row" if policy != "stop" else "--on-nan stop"
+        raise TinylmError(
+            f"training stopped at step {step}: the loss or gradients became NaN/Inf ({why}); "
+            f"a clean checkpoint of step {self.step} is saved; resume with a lower --lr or "
+            "--dtype fp32"
+        )
+
     def _flush_losses(self, pending: list[tuple[int, torch.Tensor, float]]) -> float:
         """Write one metrics line per step (averaged over ranks); returns the window's mean."""
+        if not pending:
+            return float("nan")
         losses = self.dist.mean(torch.stack([loss for _, loss, _ in pending])).tolist()
         for (step, _, lr), value in zip(pending, losses, strict=True):
-            if not math.isfinite(value):
-                raise TinylmError(
-                    f"training loss became {value} at step {step}; lower --lr or use --dtype fp32"
-                )
             self._write_metrics(
                 {
                     "step": step,
@@ -619,7 +764,9 @@ class Trainer:
             )
         return sum(losses) / len(losses)
 
-    def _train_step(self) -> torch.Tensor:
+    def _train_step(self) -> tuple[torch.Tensor, bool]:
+        """One optimizer step; returns the mean loss and whether the update was applied (it is
+        not when the loss or the gradient norm is NaN/Inf on any rank)."""
         cfg = self.cfg
         total = torch.zeros((), device=self.device)
         for micro in range(cfg.grad_accum):
@@ -628,15 +775,21 @@ class Trainer:
             with gradient_sync(self.train_module, micro == cfg.grad_accum - 1):
                 with autocast(self.device, self.dtype):
                     _, loss = self.forward(x, y)
+                if micro == 0 and self.faults.fire("nan_loss", self.step + 1):
+                    loss = loss * float("nan")
                 self.scaler.scale(loss / cfg.grad_accum).backward()
             total += loss.detach()
-        if cfg.grad_clip > 0:
-            self.scaler.unscale_(self.optimizer)
-            nn.utils.clip_grad_norm_(self.model.parameters(), cfg.grad_clip)
-        self.scaler.step(self.optimizer)
+        self.scaler.unscale_(self.optimizer)
+        # The norm is needed anyway to notice a bad step; max_norm=inf measures without clipping.
+        max_norm = cfg.grad_clip if cfg.grad_clip > 0 else float("inf")
+        norm = nn.utils.clip_grad_norm_(self.model.parameters(), max_norm)
+        finite = bool(torch.isfinite(norm)) and bool(torch.isfinite(total))
+        healthy = self.dist.max(0 if finite else 1, self.device) == 0
+        if healthy:
+            self.scaler.step(self.optimizer)
         self.scaler.update()
         self.optimizer.zero_grad(set_to_none=True)
-        return total / cfg.grad_accum
+        return total / cfg.grad_accum, healthy
 
     def _eval_and_sample(self, bar: Progress) -> None:
         started = time.perf_counter()

@@ -9,7 +9,6 @@ interrupted run never leaves shards that look complete.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,7 +17,7 @@ import numpy as np
 
 from tinylm.data.readers import expand_inputs, read_stories
 from tinylm.errors import TinylmError
-from tinylm.fileio import atomic_write_json, fsync_replace
+from tinylm.fileio import atomic_write_json, fsync_replace, sha256_file
 from tinylm.progress import Progress
 from tinylm.tokenizer import Tokenizer, train_tokenizer
 
@@ -55,14 +54,6 @@ def is_val(index: int, val_fraction: float) -> bool:
         return False
     period = max(2, round(1 / val_fraction))
     return index % period == 0
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        while chunk := f.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def prepare(
