@@ -141,7 +141,9 @@ def prepare(
                     if len(batch) == BATCH_STORIES:
                         if pending is not None:
                             bar.advance(pending.result())
-                        pending = encoder.submit(_write_batch, batch, tokenizer, dtype, files, stats)
+                        pending = encoder.submit(
+                            _write_batch, batch, tokenizer, dtype, files, stats
+                        )
                         batch = []
                 if batch:
                     if pending is not None:

@@ -196,6 +196,8 @@ def find_near_duplicates(
     each one duplicates."""
     n = bands.shape[0]
     uf = _UnionFind()
+    if n == 0:
+        return np.zeros(0, dtype=np.int64)
     for band in range(bands.shape[1]):
         column = bands[:, band]
         order = np.argsort(column, kind="stable")  # equal hashes: ascending story index
