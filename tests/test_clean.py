@@ -68,8 +68,8 @@ def test_real_english_heads_with_report(tmp_path, tinystories_v1, tinystories_v2
     assert len(steps["incomplete"]["examples"]) == 3
     # The Markdown tells the same numbers as the JSON, and the plots are real PNGs.
     md = (tmp_path / "r" / "report.md").read_text()
-    row = f"| incomplete | yes | {steps['incomplete']['entered']:,} | {steps['incomplete']['removed']:,} |"
-    assert row in md
+    inc = steps["incomplete"]
+    assert f"| incomplete | yes | {inc['entered']:,} | {inc['removed']:,} |" in md
     assert f"| output | {report['output_stories']:,}" in md
     assert f"**{report['vocab_size']:,}** distinct words" in md
     for png in ("report-lengths.png", "report-top-words.png"):
@@ -85,13 +85,16 @@ def bad_files(tmp_path, tinystories_v1) -> dict[str, Path]:
     assert near != real[1]
     folder = tmp_path / "in"
     folder.mkdir()
+    rude = "Tom saw a shit on the road and he ran home to tell his mom about the big mess he saw."
+    mojibake = real[3].rstrip(".") + ". She said, â€œdonâ€™t go!â€\x9d"  # UTF-8 read as cp1252
+    truncated = real[4][:200].rstrip(".!? ") + " and then the"
     files = {
         "good": write_txt(folder / "good.txt", [real[0], real[1], real[2]]),
-        "dups": write_txt(folder / "dups.txt", [real[0], near, "Tom saw a shit on the road and he ran home to tell his mom about the big mess he saw there today."]),
-        "mojibake": write_txt(folder / "mojibake.txt", [real[3].replace("Lily", "Lily").rstrip(".") + ". She said, â€œdonâ€™t go!â€\x9d"]),
-        "truncated": write_txt(folder / "truncated.txt", [real[4][:200].rstrip(".!? ") + " and then the"]),
+        "dups": write_txt(folder / "dups.txt", [real[0], near, rude]),
+        "mojibake": write_txt(folder / "mojibake.txt", [mojibake]),
+        "truncated": write_txt(folder / "truncated.txt", [truncated]),
         "empty": folder / "empty.txt",
-    }  # fmt: skip
+    }
     files["empty"].write_bytes(b"")
     broken = folder / "broken.txt"
     broken.write_bytes(
@@ -193,7 +196,8 @@ def test_chinese_csv_to_simplified_and_script_check(tmp_path, chinese_csv) -> No
     rows[0]["text"] += "\nTranslated by a machine, please check."  # an English line in Chinese
     rows.append(
         {
-            "text": "This whole story is in English and should not be in a Chinese corpus at all, so it goes."
+            "text": "This whole story is in English and should not be in a Chinese corpus, "
+            "so it goes."
         }
     )
     mixed.write_text(
@@ -222,7 +226,8 @@ def test_vocabulary_restriction_with_the_synth_word_list(tmp_path) -> None:
     odd = write_txt(
         tmp_path / "odd.txt",
         [
-            "The quantum physicist calibrated an interferometer while the cat slept on the warm mat all day long and then went home."
+            "The quantum physicist calibrated an interferometer while the cat slept on the "
+            "warm mat all day long and then went home."
         ],
     )
     result = run_cli(
@@ -284,7 +289,7 @@ def test_minhash_estimates_agree_with_datasketch(tinystories_v1) -> None:
         return {" ".join(ws[i : i + 5]) for i in range(len(ws) - 4)}
 
     pairs = [
-        (stories[0], stories[0][:40] + ["zebra"] + stories[0][41:]),
+        (stories[0], [*stories[0][:40], "zebra", *stories[0][41:]]),
         (stories[1], stories[1][:60] + stories[2][:30]),
     ]
     pairs += [(stories[i], stories[i + 1]) for i in range(3, 8)]

@@ -28,6 +28,10 @@ def hub_env(tmp_path: Path, endpoint: str, **extra: str) -> dict[str, str]:
     return {**env, "HF_ENDPOINT": endpoint, "HF_HOME": str(tmp_path / "hf-home"), **extra}
 
 
+def download(env: dict[str, str], out: Path, *extra: str) -> subprocess.CompletedProcess:
+    return cli(env, "data", "download", "tinystories-v2", "--out", str(out), *extra)
+
+
 def file_gets(hub: FakeHub) -> int:
     return sum(1 for method, path, _ in hub.requests if method == "GET" and "/resolve/" in path)
 
@@ -82,16 +86,7 @@ def test_download_verifies_sha256_and_is_idempotent(tmp_path, hub, big_train, ti
 def test_dropped_connection_resumes_with_a_range_request(tmp_path, hub, big_train):
     hub.cut_after[TRAIN] = CHUNK + 123_456  # one whole chunk on disk, then the line drops
     out = tmp_path / "raw"
-    result = cli(
-        hub_env(tmp_path, hub.url),
-        "data",
-        "download",
-        "tinystories-v2",
-        "--out",
-        str(out),
-        "--split",
-        "train",
-    )
+    result = download(hub_env(tmp_path, hub.url), out, "--split", "train")
     assert result.returncode == 0, result.stderr
     assert (out / TRAIN).read_bytes() == big_train
     ranges = [r for method, path, r in hub.requests if method == "GET" and path.endswith(TRAIN)]
@@ -140,16 +135,7 @@ def test_killed_download_resumes_on_the_next_run(tmp_path, hub, big_train):
 def test_sha256_mismatch_is_refused_and_cleaned_up(tmp_path, hub):
     hub.advertise_sha[VALID] = hashlib.sha256(b"some other file").hexdigest()
     out = tmp_path / "raw"
-    result = cli(
-        hub_env(tmp_path, hub.url),
-        "data",
-        "download",
-        "tinystories-v2",
-        "--out",
-        str(out),
-        "--split",
-        "valid",
-    )
+    result = download(hub_env(tmp_path, hub.url), out, "--split", "valid")
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and "does not match the hub sha256" in lines[0], result.stderr
@@ -194,64 +180,22 @@ def test_hand_placed_files_are_registered_with_the_same_checks(
     out = tmp_path / "raw"
     # Online: checked against the hub's sha256.
     env = hub_env(tmp_path, hub.url)
-    ok = cli(
-        env,
-        "data",
-        "download",
-        "tinystories-v2",
-        "--out",
-        str(out),
-        "--split",
-        "valid",
-        "--from",
-        str(manual),
-    )
+    ok = download(env, out, "--split", "valid", "--from", str(manual))
     assert ok.returncode == 0, ok.stderr
     assert "hub checksum" in ok.stdout
     assert (out / VALID).read_bytes() == tinystories_v1.read_bytes()
     assert file_gets(hub) == 0
     # A damaged copy is refused.
     (manual / VALID).write_bytes(tinystories_v1.read_bytes()[:-10])
-    bad = cli(
-        env,
-        "data",
-        "download",
-        "tinystories-v2",
-        "--out",
-        str(tmp_path / "other"),
-        "--split",
-        "valid",
-        "--from",
-        str(manual),
-    )
+    bad = download(env, tmp_path / "other", "--split", "valid", "--from", str(manual))
     assert bad.returncode == 2 and "does not match the hub sha256" in bad.stderr
     # Offline: registered, but the user is told it could not be verified.
     offline = hub_env(tmp_path, "https://huggingface.co", HF_HUB_OFFLINE="1")
     (manual / VALID).write_bytes(tinystories_v1.read_bytes())
-    reg = cli(
-        offline,
-        "data",
-        "download",
-        "tinystories-v2",
-        "--out",
-        str(tmp_path / "off"),
-        "--split",
-        "valid",
-        "--from",
-        str(manual),
-    )
+    reg = download(offline, tmp_path / "off", "--split", "valid", "--from", str(manual))
     assert reg.returncode == 0, reg.stderr
     assert "NOT verified" in reg.stdout and "not checked" in reg.stderr
-    missing = cli(
-        offline,
-        "data",
-        "download",
-        "tinystories-v2",
-        "--out",
-        str(tmp_path / "off"),
-        "--from",
-        str(manual),
-    )
+    missing = download(offline, tmp_path / "off", "--from", str(manual))
     assert missing.returncode == 2 and f"lacks {TRAIN}" in missing.stderr
 
 

@@ -11,12 +11,11 @@ Every step has a switch. A TOML file holds the same names, flat or under a [clea
 from __future__ import annotations
 
 import os
-import tomllib
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
-from tinylm.config import _coerce, check_keys
+from tinylm.config import _coerce, check_keys, read_toml
 from tinylm.errors import TinylmError
 
 SCRIPTS = ("latin", "han")
@@ -95,12 +94,7 @@ FIELD_NAMES = tuple(f.name for f in fields(CleanConfig))
 
 def load_clean_toml(path: str | Path) -> dict[str, Any]:
     path = Path(path)
-    if not path.is_file():
-        raise TinylmError(f"config file not found: {path}")
-    try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise TinylmError(f"config file {path} is not valid TOML: {exc}") from None
+    raw = read_toml(path)
     if isinstance(raw.get("clean"), dict) and len(raw) == 1:
         raw = raw["clean"]
         where = f"[clean] of {path}"
