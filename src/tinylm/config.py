@@ -257,18 +257,24 @@ def _coerce(cls: type, values: dict[str, Any], where: str) -> dict[str, Any]:
     return out
 
 
+def read_toml(path: str | Path) -> dict[str, Any]:
+    """A TOML file as a dict; a missing or malformed file is a one-line user error."""
+    path = Path(path)
+    if not path.is_file():
+        raise TinylmError(f"config file not found: {path}")
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise TinylmError(f"config file {path} is not valid TOML: {exc}") from None
+
+
 def load_toml(path: str | Path) -> tuple[dict[str, Any], dict[str, Any]]:
     """Read a config file with optional [model] and [train] tables; returns (model, train) dicts.
 
     Top-level keys are routed to whichever table defines them, so a flat file works too.
     """
     path = Path(path)
-    if not path.is_file():
-        raise TinylmError(f"config file not found: {path}")
-    try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise TinylmError(f"config file {path} is not valid TOML: {exc}") from None
+    raw = read_toml(path)
     model: dict[str, Any] = {}
     train: dict[str, Any] = {}
     model_names, train_names = _field_names(ModelConfig), _field_names(TrainConfig)

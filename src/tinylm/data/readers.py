@@ -1,52 +1,94 @@
-"""Stream stories out of the file formats users have: TinyStories txt, jsonl, json, csv/tsv.
+"""Stream stories out of the file formats users have: TinyStories txt, jsonl, json, csv/tsv,
+parquet, each optionally gzip/zstd-compressed, and folders of them.
 
-Readers yield one story at a time so a 2 GB corpus never sits in memory. Broken UTF-8 is an
-error naming the file and byte offset: silently dropping or replacing text would corrupt the
-corpus in a way nobody notices until the model writes garbage.
+Readers yield one story at a time so a 2 GB corpus never sits in memory (JSON arrays are parsed
+incrementally with ijson, parquet row group by row group). Broken UTF-8 is an error naming the
+file and byte offset: silently dropping or replacing text would corrupt the corpus in a way
+nobody notices until the model writes garbage. `tinylm data clean` reads with
+`errors="replace"` instead: each bad byte becomes U+FFFD and is recorded in `StoryReader.problems`,
+so the cleaner can report it and drop the damaged story in the open.
 """
 
 from __future__ import annotations
 
 import csv
+import io
 import json
+import re
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import IO, Literal
 
 from tinylm.errors import TinylmError
 
 STORY_SEPARATOR = "<|endoftext|>"
 TEXT_FIELDS = ("text", "story", "story_zh", "content", "completion", "body")
 TEXT_SUFFIXES = (".txt", ".text", ".md")
-FORMATS = ("txt", "jsonl", "json", "csv", "tsv")
+FORMATS = ("txt", "jsonl", "json", "csv", "tsv", "parquet")
+COMPRESSIONS = {".gz": "gzip", ".zst": "zstd", ".zstd": "zstd"}
+READABLE = ".txt, .jsonl, .json, .csv, .tsv, .parquet (txt/jsonl/json/csv/tsv also as .gz or .zst)"
+# Problems listed one by one per file; past this only the count grows (a binary file would
+# otherwise fill the report with millions of offsets).
+MAX_LISTED_PROBLEMS = 100
+
+Errors = Literal["strict", "replace"]
+_SURROGATES = re.compile("[\udc80-\udcff]")
+
+
+@dataclass(frozen=True)
+class EncodingProblem:
+    """One invalid UTF-8 byte: where it is, so a person can look at it."""
+
+    path: Path
+    offset: int
+    compressed: bool = False
+
+    def __str__(self) -> str:
+        where = " of the decompressed text" if self.compressed else ""
+        return f"{self.path}: invalid UTF-8 at byte offset {self.offset}{where}"
+
+
+def detect_compression(path: Path) -> str | None:
+    return COMPRESSIONS.get(path.suffix.lower())
 
 
 def detect_format(path: Path) -> str:
-    suffix = path.suffix.lower()
+    """The story format of `path`, looking through a .gz/.zst suffix."""
+    compression = detect_compression(path)
+    inner = Path(path.stem) if compression else path
+    suffix = inner.suffix.lower()
+    fmt: str | None = None
     if suffix in TEXT_SUFFIXES:
-        return "txt"
-    if suffix in (".jsonl", ".ndjson"):
-        return "jsonl"
-    if suffix == ".json":
-        return "json"
-    if suffix == ".csv":
-        return "csv"
-    if suffix == ".tsv":
-        return "tsv"
-    raise TinylmError(
-        f"{path}: unknown file type '{suffix or '(none)'}'; tinylm reads "
-        ".txt, .jsonl, .json, .csv and .tsv"
-    )
+        fmt = "txt"
+    elif suffix in (".jsonl", ".ndjson"):
+        fmt = "jsonl"
+    elif suffix in (".json", ".csv", ".tsv", ".parquet"):
+        fmt = suffix[1:]
+    if fmt is None or (fmt == "parquet" and compression):
+        shown = "".join(path.suffixes[-2:]) if compression else suffix
+        raise TinylmError(
+            f"{path}: unknown file type '{shown or '(none)'}'; tinylm reads {READABLE}"
+        )
+    return fmt
 
 
 def expand_inputs(inputs: list[str]) -> list[Path]:
-    """Files as given; folders become their readable files in sorted order."""
+    """Files as given; folders become their readable files in sorted order (hidden files and
+    folders such as download caches are skipped)."""
     paths: list[Path] = []
     for item in inputs:
         path = Path(item)
         if path.is_dir():
-            found = sorted(p for p in path.rglob("*") if p.is_file() and _is_readable_suffix(p))
+            found = sorted(
+                p
+                for p in path.rglob("*")
+                if p.is_file()
+                and not any(part.startswith(".") for part in p.relative_to(path).parts)
+                and _is_readable_suffix(p)
+            )
             if not found:
-                raise TinylmError(f"folder {path} holds no .txt/.jsonl/.json/.csv/.tsv files")
+                raise TinylmError(f"folder {path} holds no readable files ({READABLE})")
             paths.extend(found)
         elif path.is_file():
             paths.append(path)
@@ -65,79 +107,325 @@ def _is_readable_suffix(path: Path) -> bool:
     return True
 
 
+def open_binary(path: Path) -> IO[bytes]:
+    """The file's bytes, decompressed on the fly for .gz / .zst."""
+    compression = detect_compression(path)
+    if compression == "gzip":
+        import gzip
+
+        return gzip.open(path, "rb")
+    if compression == "zstd":
+        try:
+            import zstandard
+        except ImportError:
+            raise TinylmError(
+                f"{path} is zstd-compressed; install zstandard (pip install zstandard)"
+            ) from None
+        raw = open(path, "rb")  # noqa: SIM115 - closed by the BufferedReader that wraps it
+        reader = zstandard.ZstdDecompressor().stream_reader(raw, closefd=True)
+        return io.BufferedReader(reader, buffer_size=1 << 20)  # type: ignore[arg-type]
+    return open(path, "rb")
+
+
 def read_stories(
-    path: str | Path, field: str | None = None, column: str | None = None
+    path: str | Path,
+    field: str | None = None,
+    column: str | None = None,
+    *,
+    errors: Errors = "strict",
 ) -> Iterator[str]:
     """Yield the stories in one file, stripped of surrounding whitespace, empty ones skipped."""
-    path = Path(path)
-    if not path.is_file():
-        raise TinylmError(f"input file not found: {path}")
-    fmt = detect_format(path)
-    if fmt == "txt":
-        yield from _read_txt(path)
-    elif fmt == "jsonl":
-        yield from _read_jsonl(path, field)
-    elif fmt == "json":
-        yield from _read_json(path, field)
-    else:
-        yield from _read_csv(path, column, delimiter="\t" if fmt == "tsv" else ",")
+    yield from StoryReader(path, field=field, column=column, errors=errors)
 
 
-def _decoded_lines(path: Path) -> Iterator[str]:
-    """Lines of a UTF-8 file; the error names the byte offset of the first bad byte."""
-    offset = 0
-    with open(path, "rb") as f:
-        for lineno, raw in enumerate(f, start=1):
-            try:
-                line = raw.decode("utf-8")
-            except UnicodeDecodeError as exc:
+class StoryReader:
+    """Iterate the stories of one file; afterwards `problems` lists the encoding problems met
+    (errors="replace") and `records()` also tells whether each story was closed properly."""
+
+    def __init__(
+        self,
+        path: str | Path,
+        field: str | None = None,
+        column: str | None = None,
+        errors: Errors = "strict",
+    ) -> None:
+        self.path = Path(path)
+        self.field = field
+        self.column = column
+        if errors not in ("strict", "replace"):
+            raise ValueError(f"errors must be 'strict' or 'replace', not {errors!r}")
+        self.errors = errors
+        self.problems: list[EncodingProblem] = []
+        self.problem_count = 0
+        self.compressed = detect_compression(self.path) is not None
+
+    def __iter__(self) -> Iterator[str]:
+        for text, _complete in self.records():
+            yield text
+
+    def records(self) -> Iterator[tuple[str, bool]]:
+        """(story, complete): `complete` is False only for the last story of a
+        '<|endoftext|>'-separated file that ends without a separator, the sign of a file cut
+        short (a partial download, `head -c`)."""
+        path = self.path
+        if not path.is_file():
+            raise TinylmError(f"input file not found: {path}")
+        fmt = detect_format(path)
+        if fmt == "txt":
+            yield from self._read_txt()
+            return
+        if fmt == "jsonl":
+            stories = self._read_jsonl()
+        elif fmt == "json":
+            stories = self._read_json()
+        elif fmt == "parquet":
+            stories = self._read_parquet()
+        else:
+            stories = self._read_csv(delimiter="\t" if fmt == "tsv" else ",")
+        for story in stories:
+            yield story, True
+
+    # -- decoding ----------------------------------------------------------------------------
+
+    def _problem(self, offset: int) -> None:
+        self.problem_count += 1
+        if len(self.problems) < MAX_LISTED_PROBLEMS:
+            self.problems.append(EncodingProblem(self.path, offset, self.compressed))
+
+    def _decode(self, raw: bytes, offset: int, lineno: int | None = None) -> str:
+        """Strict UTF-8, or U+FFFD per bad byte (each one recorded) in replace mode."""
+        try:
+            return raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            if self.errors == "strict":
+                where = f" (line {lineno})" if lineno is not None else ""
+                suffix = " of the decompressed text" if self.compressed else ""
                 raise TinylmError(
-                    f"{path}: invalid UTF-8 at byte offset {offset + exc.start} (line {lineno}); "
-                    "re-save the file as UTF-8"
+                    f"{self.path}: invalid UTF-8 at byte offset {offset + exc.start}{suffix}"
+                    f"{where}; re-save the file as UTF-8 (or clean it with `tinylm data clean`)"
                 ) from None
-            if offset == 0 and line.startswith("\ufeff"):
-                line = line[1:]  # a byte-order mark is an encoding artefact, not text
-            offset += len(raw)
-            yield line
+        text = raw.decode("utf-8", errors="surrogateescape")
+        consumed = 0
+        pos = 0
+        for match in _SURROGATES.finditer(text):
+            consumed += len(text[pos : match.start()].encode("utf-8", "surrogateescape"))
+            self._problem(offset + consumed)
+            consumed += 1
+            pos = match.end()
+        return _SURROGATES.sub("\ufffd", text)
 
+    def _lines(self) -> Iterator[str]:
+        """Decoded lines; errors name the byte offset of the first bad byte."""
+        offset = 0
+        with open_binary(self.path) as f:
+            for lineno, raw in enumerate(f, start=1):
+                line = self._decode(raw, offset, lineno)
+                if offset == 0 and line.startswith("\ufeff"):
+                    line = line[1:]  # a byte-order mark is an encoding artefact, not text
+                offset += len(raw)
+                yield line
 
-def _read_txt(path: Path) -> Iterator[str]:
-    """TinyStories layout (stories separated by '<|endoftext|>'), else blank-line blocks."""
-    with open(path, "rb") as f:
-        head = f.read(1 << 20)
-    separator = STORY_SEPARATOR.encode() in head or _contains_separator(path)
-    block: list[str] = []
-    for line in _decoded_lines(path):
-        if separator:
-            if STORY_SEPARATOR in line:
-                before, _, after = line.partition(STORY_SEPARATOR)
-                block.append(before)
+    # -- formats -----------------------------------------------------------------------------
+
+    def _read_txt(self) -> Iterator[tuple[str, bool]]:
+        """TinyStories layout (stories separated by '<|endoftext|>'), else blank-line blocks."""
+        separator = _contains_separator(self.path)
+        block: list[str] = []
+        for line in self._lines():
+            if separator:
+                if STORY_SEPARATOR in line:
+                    before, _, after = line.partition(STORY_SEPARATOR)
+                    block.append(before)
+                    story = "".join(block).strip()
+                    if story:
+                        yield story, True
+                    block = [after] if after.strip() else []
+                    continue
+            elif not line.strip():
                 story = "".join(block).strip()
                 if story:
-                    yield story
-                block = [after] if after.strip() else []
+                    yield story, True
+                block = []
                 continue
-        elif not line.strip():
-            story = "".join(block).strip()
-            if story:
-                yield story
-            block = []
-            continue
-        block.append(line)
-    story = "".join(block).strip()
-    if story:
-        yield story
+            block.append(line)
+        story = "".join(block).strip()
+        if story:
+            # Text after the last separator was never closed: the file was cut short.
+            yield story, not separator
+
+    def _read_jsonl(self) -> Iterator[str]:
+        for lineno, line in enumerate(self._lines(), start=1):
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise TinylmError(
+                    f"{self.path}: line {lineno} is not valid JSON ({exc.msg})"
+                ) from None
+            text = _record_text(record, self.field, self.path, f"line {lineno}")
+            if text and text.strip():
+                yield text.strip()
+
+    def _read_json(self) -> Iterator[str]:
+        """A JSON array (or an object wrapping one array) parsed incrementally: a 2 GB file
+        streams through in constant memory."""
+        import ijson
+
+        prefix = self._json_array_prefix()
+        index = 0
+        with open_binary(self.path) as raw:
+            stream = _Utf8Stream(raw, self)
+            try:
+                for index, record in enumerate(ijson.items(stream, prefix, use_float=True)):
+                    text = _record_text(record, self.field, self.path, f"item {index}")
+                    if text and text.strip():
+                        yield text.strip()
+            except ijson.JSONError as exc:
+                raise TinylmError(
+                    f"{self.path}: not valid JSON after item {index} ({str(exc).splitlines()[0]})"
+                ) from None
+
+    def _json_array_prefix(self) -> str:
+        """'item' for a top-level array; 'key.item' for {"key": [...]} wrappers."""
+        import ijson
+
+        with open_binary(self.path) as raw:
+            events = ijson.parse(_Utf8Stream(raw, self, record=False))
+            try:
+                _, event, _ = next(events)
+                key = None
+                if event == "start_array":
+                    return "item"
+                if event == "start_map":
+                    for prefix, event, value in events:
+                        if prefix == "" and event == "map_key":
+                            key = value
+                        elif prefix == key and event == "start_array":
+                            return f"{key}.item"
+            except StopIteration:
+                raise TinylmError(f"{self.path}: empty JSON file; expected an array") from None
+            except ijson.JSONError as exc:
+                raise TinylmError(
+                    f"{self.path}: not valid JSON ({str(exc).splitlines()[0]})"
+                ) from None
+        raise TinylmError(f"{self.path}: expected a JSON array of stories or of objects")
+
+    def _read_csv(self, delimiter: str) -> Iterator[str]:
+        # csv wants a text stream; feed it our strictly decoded lines.
+        csv.field_size_limit(2**31 - 1)  # stories can be long; the default 128 KiB cap is arbitrary
+        reader = csv.reader(self._lines(), delimiter=delimiter, skipinitialspace=True)
+        try:
+            header = [h.strip() for h in next(reader)]
+        except StopIteration:
+            return
+        index = header.index(_pick_column(header, self.column, self.path))
+        try:
+            for row in reader:
+                if index < len(row) and row[index].strip():
+                    yield row[index].strip()
+        except csv.Error as exc:
+            raise TinylmError(
+                f"{self.path}: malformed CSV at line {reader.line_num} ({exc})"
+            ) from None
+
+    def _read_parquet(self) -> Iterator[str]:
+        try:
+            import pyarrow.parquet as pq
+        except ImportError:
+            raise TinylmError(
+                f"{self.path}: reading parquet needs pyarrow (pip install 'tinylm[parquet]')"
+            ) from None
+        try:
+            parquet = pq.ParquetFile(self.path)
+        except Exception as exc:  # pyarrow raises ArrowInvalid / OSError with a long message
+            raise TinylmError(
+                f"{self.path}: not a readable parquet file ({str(exc).splitlines()[0]})"
+            ) from None
+        names = parquet.schema_arrow.names
+        name = _pick_column(names, self.column or self.field, self.path)
+        for batch in parquet.iter_batches(batch_size=4096, columns=[name]):
+            for value in batch.column(0).to_pylist():
+                if isinstance(value, str) and value.strip():
+                    yield value.strip()
+
+
+class _Utf8Stream(io.RawIOBase):
+    """Bytes passed through to ijson after the same UTF-8 check as the line readers, so a JSON
+    file's bad byte is reported with its offset (or replaced and recorded)."""
+
+    def __init__(self, raw: IO[bytes], reader: StoryReader, record: bool = True) -> None:
+        import codecs
+
+        self.raw = raw
+        self.reader = reader
+        self.record = record
+        self.decoder = codecs.getincrementaldecoder("utf-8")(errors="surrogateescape")
+        self.offset = 0
+        self.first = True
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int = -1) -> bytes:
+        if size == 0:
+            return b""  # ijson probes the stream type with read(0)
+        chunk = self.raw.read(size if size and size > 0 else 1 << 16)
+        pending = len(self.decoder.getstate()[0])
+        text = self.decoder.decode(chunk, final=not chunk)
+        start = self.offset - pending
+        self.offset += len(chunk)
+        if self.first and text.startswith("\ufeff"):
+            text = text[1:]
+            start += 3
+        self.first = False
+        if _SURROGATES.search(text):
+            raw = text.encode("utf-8", "surrogateescape")
+            if self.record:
+                text = self.reader._decode(raw, start)
+            elif self.reader.errors == "strict":
+                self.reader._decode(raw, start)  # raises with the offset
+            text = _SURROGATES.sub("\ufffd", text)
+        return text.encode("utf-8")
+
+    def readinto(self, buffer) -> int:  # type: ignore[override]
+        data = self.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
 
 
 def _contains_separator(path: Path) -> bool:
     needle = STORY_SEPARATOR.encode()
-    with open(path, "rb") as f:
+    with open_binary(path) as f:
         tail = b""
         while chunk := f.read(1 << 24):
             if needle in tail + chunk:
                 return True
             tail = chunk[-len(needle) :]
     return False
+
+
+def _pick_column(names: list[str], column: str | None, path: Path) -> str:
+    if column is not None:
+        if column not in names:
+            raise TinylmError(
+                f"{path}: no column '{column}' (columns: {', '.join(names)}); pass --column NAME"
+            )
+        return column
+    for name in names:
+        if name.lower() in TEXT_FIELDS:
+            return name
+    raise TinylmError(
+        f"{path}: cannot tell which column holds the text ({', '.join(names)}); pass --column NAME"
+    )
+
+
+def _record_text(record: object, field: str | None, path: Path, where: str) -> str | None:
+    if isinstance(record, str):
+        return record
+    if isinstance(record, dict):
+        return _pick_field(record, field, path, where)
+    raise TinylmError(f"{path}: {where} is neither an object nor a string")
 
 
 def _pick_field(record: dict, field: str | None, path: Path, where: str) -> str | None:
@@ -163,81 +451,3 @@ def _pick_field(record: dict, field: str | None, path: Path, where: str) -> str 
     if not isinstance(value, str):
         raise TinylmError(f"{path}: {where} field '{field}' is not a string")
     return value
-
-
-def _read_jsonl(path: Path, field: str | None) -> Iterator[str]:
-    for lineno, line in enumerate(_decoded_lines(path), start=1):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise TinylmError(f"{path}: line {lineno} is not valid JSON ({exc.msg})") from None
-        if isinstance(record, str):
-            text: str | None = record
-        elif isinstance(record, dict):
-            text = _pick_field(record, field, path, f"line {lineno}")
-        else:
-            raise TinylmError(f"{path}: line {lineno} is neither an object nor a string")
-        if text and text.strip():
-            yield text.strip()
-
-
-def _read_json(path: Path, field: str | None) -> Iterator[str]:
-    raw = path.read_bytes()
-    try:
-        data = json.loads(raw.decode("utf-8-sig"))
-    except UnicodeDecodeError as exc:
-        raise TinylmError(
-            f"{path}: invalid UTF-8 at byte offset {exc.start}; re-save the file as UTF-8"
-        ) from None
-    except json.JSONDecodeError as exc:
-        raise TinylmError(f"{path}: not valid JSON ({exc.msg} at line {exc.lineno})") from None
-    if isinstance(data, dict):
-        # {"data": [...]} style wrappers are common; take the single list inside.
-        lists = [v for v in data.values() if isinstance(v, list)]
-        if len(lists) != 1:
-            raise TinylmError(f"{path}: expected a JSON array of stories or of objects")
-        data = lists[0]
-    if not isinstance(data, list):
-        raise TinylmError(f"{path}: expected a JSON array of stories or of objects")
-    for index, record in enumerate(data):
-        if isinstance(record, str):
-            text: str | None = record
-        elif isinstance(record, dict):
-            text = _pick_field(record, field, path, f"item {index}")
-        else:
-            raise TinylmError(f"{path}: item {index} is neither an object nor a string")
-        if text and text.strip():
-            yield text.strip()
-
-
-def _read_csv(path: Path, column: str | None, delimiter: str) -> Iterator[str]:
-    lines = _decoded_lines(path)
-    # csv wants a text stream; feed it our strictly decoded lines.
-    csv.field_size_limit(2**31 - 1)  # stories can be long; the default 128 KiB cap is arbitrary
-    reader = csv.reader(lines, delimiter=delimiter, skipinitialspace=True)
-    try:
-        header = [h.strip() for h in next(reader)]
-    except StopIteration:
-        return
-    if column is not None:
-        if column not in header:
-            raise TinylmError(
-                f"{path}: no column '{column}' (columns: {', '.join(header)}); pass --column NAME"
-            )
-        index = header.index(column)
-    else:
-        candidates = [i for i, h in enumerate(header) if h.lower() in TEXT_FIELDS]
-        if not candidates:
-            raise TinylmError(
-                f"{path}: cannot tell which column holds the text ({', '.join(header)}); "
-                "pass --column NAME"
-            )
-        index = candidates[0]
-    try:
-        for row in reader:
-            if index < len(row) and row[index].strip():
-                yield row[index].strip()
-    except csv.Error as exc:
-        raise TinylmError(f"{path}: malformed CSV at line {reader.line_num} ({exc})") from None
