@@ -23,9 +23,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tinylm.fileio import sha256_file
 from tinylm.errors import TinylmError, did_you_mean
-from tinylm.fileio import atomic_write_json, fsync_replace
+from tinylm.fileio import atomic_write_json, fsync_replace, sha256_file
 
 HUB = "https://huggingface.co"
 STATE_DIR = ".tinylm-download"  # hidden: folder expansion in the readers skips it
