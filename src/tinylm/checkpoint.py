@@ -39,7 +39,9 @@ def save_tensors(
     path = Path(path)
     tmp = temp_path_beside(path)
     try:
+        mode = tmp.stat().st_mode  # save_file recreates the file as 0600; keep the usual mode
         save_file(tensors, str(tmp), metadata=metadata)
+        tmp.chmod(mode)
         fsync_replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)
