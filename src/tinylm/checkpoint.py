@@ -43,6 +43,7 @@ def save_tensors(
     path = Path(path)
     tmp = temp_path_beside(path)
     try:
+        mode = tmp.stat().st_mode  # save_file recreates the file as 0600; keep the usual mode
         try:
             save_file(tensors, str(tmp), metadata=metadata)
         except SafetensorError as exc:
@@ -50,6 +51,7 @@ def save_tensors(
             found = re.search(r"os error (\d+)", str(exc))
             code = int(found.group(1)) if found else errno.EIO
             raise OSError(code, os.strerror(code), str(tmp)) from exc
+        tmp.chmod(mode)
         fsync_replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)

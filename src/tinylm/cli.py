@@ -234,7 +234,9 @@ def cmd_train(args: argparse.Namespace) -> None:
             flag_train["max_steps"] = None
     file_model, file_train = load_toml(args.config) if args.config else ({}, {})
     flag_model = {"arch": args.arch} if args.arch else {}
-    if args.preset is None and not args.config and not args.resume:
+    if args.init_from and args.preset:
+        raise TinylmError("--init-from takes the model from that run; drop --preset")
+    if args.preset is None and not args.config and not args.resume and not args.init_from:
         raise TinylmError("choose a model: --preset NAME (see `tinylm presets`) or --config FILE")
     model_cfg, train_cfg = build_configs(
         args.preset, file_model, file_train, flag_model, flag_train
@@ -243,7 +245,13 @@ def cmd_train(args: argparse.Namespace) -> None:
         train_cfg.max_steps = None
     overrides = {k: v for k, v in flag_train.items() if v is not None}
     trainer = Trainer(
-        args.data, args.out, model_cfg, train_cfg, resume=args.resume, train_overrides=overrides
+        args.data,
+        args.out,
+        model_cfg,
+        train_cfg,
+        resume=args.resume,
+        train_overrides=overrides,
+        init_from=args.init_from,
     )
     try:
         result = trainer.fit()
@@ -302,6 +310,19 @@ def cmd_eval(args: argparse.Namespace) -> None:
     print(f"loss:           {result.loss:.4f} nats/token")
     print(f"perplexity:     {result.perplexity:.3f}")
     print(f"bits per byte:  {bpb:.4f}" if bpb is not None else "bits per byte:  n/a")
+
+
+def cmd_export(args: argparse.Namespace) -> None:
+    from tinylm.interop.commands import export_run
+
+    for line in export_run(args.run, args.format, args.out, args.dtype, args.tokenizer_out):
+        print(line)
+
+
+def cmd_import(args: argparse.Namespace) -> None:
+    from tinylm.interop.commands import import_model
+
+    print(import_model(args.source, args.out, args.tokenizer))
 
 
 def cmd_presets(args: argparse.Namespace) -> None:
@@ -481,6 +502,12 @@ def build_parser() -> ArgumentParser:
         help="consecutive skips or rollbacks before giving up",
     )
     train.add_argument("--resume", action="store_true", help="continue the run in --out")
+    train.add_argument(
+        "--init-from",
+        metavar="RUN",
+        help="start from this run's model and weights (e.g. an imported one); the data must be "
+        "prepared with its tokenizer.json",
+    )
     train.set_defaults(func=cmd_train)
 
     gen = commands.add_parser("generate", help="write text with a trained model")
@@ -503,6 +530,32 @@ def build_parser() -> ArgumentParser:
     ev.add_argument("--dtype", default="fp32", help="fp32 (exact, default), bf16, auto")
     ev.add_argument("--json", action="store_true", help="print one JSON line")
     ev.set_defaults(func=cmd_eval)
+
+    exp = commands.add_parser(
+        "export", help="write a run as a Hugging Face folder, a llama2.c .bin or a GGUF file"
+    )
+    exp.add_argument("run", help="run folder")
+    exp.add_argument("--format", required=True, choices=("hf", "llama2c", "gguf"))
+    exp.add_argument("--out", required=True, help="folder (hf) or file (llama2c, gguf)")
+    exp.add_argument(
+        "--dtype", default="fp32", choices=("fp32", "fp16", "bf16"), help="weight type (hf, gguf)"
+    )
+    exp.add_argument(
+        "--tokenizer-out", help="llama2c: where to write tokenizer.bin (default: beside --out)"
+    )
+    exp.set_defaults(func=cmd_export)
+
+    imp = commands.add_parser(
+        "import", help="make a run from a Hugging Face Llama folder or a llama2.c .bin"
+    )
+    imp.add_argument("source", help="Hugging Face model folder or llama2.c model .bin")
+    imp.add_argument("--out", required=True, help="run folder to create")
+    imp.add_argument(
+        "--tokenizer",
+        help="tokenizer.json, sentencepiece .model or llama2.c tokenizer.bin "
+        "(needed for llama2.c; default for a Hugging Face folder: its own)",
+    )
+    imp.set_defaults(func=cmd_import)
 
     pre = commands.add_parser("presets", help="list the model presets")
     pre.set_defaults(func=cmd_presets)

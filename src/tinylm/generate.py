@@ -118,10 +118,12 @@ def generate_tokens(
     eos_id: int | None,
     num_samples: int = 1,
     byte_ids: list[int] | None = None,
+    stop_ids: tuple[int, ...] = (),
 ) -> Iterator[torch.Tensor]:
     """Yield the next token of every sample ([num_samples] ids) until all hit EOS or the limit.
 
-    Rows that already ended keep yielding `eos_id`. When the context window fills up, the last
+    `stop_ids` end a sample like EOS does (the stop token itself is yielded once). Rows that
+    already ended keep yielding `eos_id`. When the context window fills up, the last
     half of it is re-encoded and generation continues (positions restart, as in any
     sliding-window sampler), so long outputs are possible with a short-context model."""
     options.validate()
@@ -130,7 +132,7 @@ def generate_tokens(
     was_training = model.training
     model.eval()
     try:
-        yield from _generate(model, prompt, options, eos_id, num_samples, byte_ids)
+        yield from _generate(model, prompt, options, eos_id, num_samples, byte_ids, stop_ids)
     finally:
         model.train(was_training)
 
@@ -142,6 +144,7 @@ def _generate(
     eos_id: int | None,
     num_samples: int,
     byte_ids: list[int] | None,
+    stop_ids: tuple[int, ...] = (),
 ) -> Iterator[torch.Tensor]:
     max_len = model.config.max_seq_len
     device = next(model.parameters()).device
@@ -167,6 +170,8 @@ def _generate(
         if eos_id is not None:
             token = torch.where(finished, torch.full_like(token, eos_id), token)
             finished |= token == eos_id
+        for stop in stop_ids:
+            finished |= token == stop
         yield token
         if bool(finished.all()):
             return

@@ -97,16 +97,26 @@ class LoadedRun:
     def stream(self, prompt: str = "", num_samples: int = 1, **options: Any) -> Iterator[list[str]]:
         """Yield, per step, the new text of each sample (empty once a sample has ended)."""
         opts = SamplingOptions(**options)
-        decoders = [StreamDecoder(self.tokenizer) for _ in range(num_samples)]
+        prompt_ids = self.prompt_ids(prompt)
+        decoders = [StreamDecoder(self.tokenizer, prefix=prompt_ids) for _ in range(num_samples)]
         done = [False] * num_samples
         eos = self.tokenizer.eos_id
+        # A BOS in the output starts another story: llama2.c's models separate stories with BOS
+        # alone (never EOS), and its run.c stops there too.
+        stops = {eos} | ({self.tokenizer.bos_id} if self.tokenizer.bos_id is not None else set())
         tokens_iter = generate_tokens(
-            self.model, self.prompt_ids(prompt), opts, eos, num_samples, self.tokenizer.byte_ids
+            self.model,
+            prompt_ids,
+            opts,
+            eos,
+            num_samples,
+            self.tokenizer.byte_ids,
+            stop_ids=tuple(stops - {eos}),
         )
         for tokens in tokens_iter:
             pieces = []
             for i, token in enumerate(tokens.tolist()):
-                if done[i] or token == eos:
+                if done[i] or token in stops:
                     done[i] = True
                     pieces.append("")
                 else:

@@ -65,6 +65,10 @@ class Tokenizer:
         path = Path(path)
         if not path.is_file():
             raise TinylmError(f"tokenizer file not found: {path}")
+        if path.suffix in (".model", ".bin"):  # sentencepiece / llama2.c tokenizer.bin
+            from tinylm.interop.tokenizer_files import load_foreign_tokenizer
+
+            return load_foreign_tokenizer(path)
         try:
             hf = HFTokenizer.from_file(str(path))
         except Exception as exc:  # the Rust side raises a bare Exception with a parse message
@@ -119,12 +123,16 @@ class StreamDecoder:
     Decoding the whole sequence each time (not token by token) is what keeps multi-byte
     characters split across byte-fallback tokens intact; a trailing U+FFFD means the character
     is not complete yet, so it is held back until the next token arrives.
+
+    `prefix` (the prompt's ids) is decoded along with the new ids and its text left out of the
+    output: sentencepiece decoders strip the first space of a decode, so a continuation decoded
+    on its own would lose the space between the prompt and its first word.
     """
 
-    def __init__(self, tokenizer: Tokenizer) -> None:
+    def __init__(self, tokenizer: Tokenizer, prefix: Iterable[int] = ()) -> None:
         self.tokenizer = tokenizer
-        self.ids: list[int] = []
-        self.emitted = 0
+        self.ids: list[int] = list(prefix)
+        self.emitted = len(tokenizer.decode(self.ids)) if self.ids else 0
 
     def push(self, token_id: int) -> str:
         self.ids.append(token_id)

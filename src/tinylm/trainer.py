@@ -29,6 +29,7 @@ from tinylm.checkpoint import (
     TRAINER_STATE_FILE,
     check_model_tensors,
     checkpoint_problem,
+    load_model_weights,
     model_tensors,
     optimizer_state_from,
     optimizer_tensors,
@@ -116,6 +117,7 @@ class Trainer:
         resume: bool = False,
         train_overrides: dict[str, Any] | None = None,
         show_progress: bool = True,
+        init_from: str | Path | None = None,
     ) -> None:
         self.data_dir = Path(data_dir)
         self.out = Path(out_dir)
@@ -127,10 +129,16 @@ class Trainer:
         self.checkpoint = self._check_out_dir(resume)
         if self.checkpoint is not None:
             model_cfg, train_cfg = self._configs_from_run(train_overrides or {})
+        self.init_from = Path(init_from) if init_from is not None else None
+        if self.init_from is not None and self.checkpoint is None:
+            model_cfg = self._config_from_init_run(self.init_from)
         self.model_cfg = model_cfg
         self.cfg = train_cfg
         self.faults = Faults()
-        if model_cfg.vocab_size != self.meta.vocab_size:
+        # A resumed or --init-from model keeps its vocabulary (it may be padded past the
+        # tokenizer's, as imported models often are).
+        keep_vocab = self.init_from is not None or self.checkpoint is not None
+        if model_cfg.vocab_size != self.meta.vocab_size and not keep_vocab:
             self.notes.append(
                 f"vocab_size {self.meta.vocab_size} from the data's tokenizer "
                 f"(the preset suggests {model_cfg.vocab_size})"
@@ -187,6 +195,20 @@ class Trainer:
             )
         return model_cfg, TrainConfig(**train_values)
 
+    def _config_from_init_run(self, run_dir: Path) -> ModelConfig:
+        """The model of a finished (or imported) run to start from; its tokenizer must be the
+        data's, or the token ids would mean different things."""
+        from tinylm.run import check_run, run_model_config
+
+        check_run(run_dir)
+        run_tok = Tokenizer.load(run_dir / TOKENIZER_FILE)
+        if run_tok.sha256() != self.meta.tokenizer_sha256:
+            raise TinylmError(
+                f"{self.data_dir} was tokenized with another tokenizer than --init-from "
+                f"{run_dir}; prepare it with --tokenizer {run_dir / TOKENIZER_FILE}"
+            )
+        return run_model_config(read_run_config(run_dir), str(run_dir / CONFIG_FILE))
+
     def _setup(self) -> None:
         cfg = self.cfg
         self.device = resolve_device(cfg.device)
@@ -196,6 +218,9 @@ class Trainer:
         configure_backends(self.device)
         torch.manual_seed(cfg.seed)
         self.model = build_model(self.model_cfg).to(self.device)
+        if self.init_from is not None and self.checkpoint is None:
+            # before wrapping: FSDP shards the parameters in place
+            load_model_weights(self.init_from / MODEL_FILE, self.model)
         # `self.model` keeps the plain API (generation, state); the step calls `self.forward`.
         self.train_module = wrap_model(self.model, cfg.parallel, self.dist, self.device)
         self.optimizer = self._make_optimizer()
@@ -533,6 +558,7 @@ class Trainer:
                         "train_tokens": len(self.train_tokens),
                     },
                     "parameters": count_parameters(self.model),
+                    **({"init_from": str(self.init_from)} if self.init_from else {}),
                 },
             )
         self._announce(resumed)

@@ -1,0 +1,96 @@
+"""Imported weights become an ordinary run folder (config.json, tokenizer.json,
+model.safetensors), so `generate`, `eval`, `export` and `train --init-from` treat it like one
+tinylm trained. Nothing appears under the final name until every file is written."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from tinylm.checkpoint import MODEL_FILE, save_model
+from tinylm.config import ModelConfig
+from tinylm.errors import TinylmError
+from tinylm.models import build_model
+from tinylm.run import TOKENIZER_FILE, write_run_config
+from tinylm.tokenizer import Tokenizer
+
+
+def check_new_folder(out: Path, what: str = "--out") -> None:
+    if out.exists() and not out.is_dir():
+        raise TinylmError(f"{what} {out} exists and is not a folder; choose a new folder")
+    if out.is_dir() and any(out.iterdir()):
+        raise TinylmError(f"{what} {out} is not empty; choose a new folder")
+
+
+def check_tokenizer_fits(tokenizer: Tokenizer, vocab_size: int, model_source: str) -> None:
+    if tokenizer.vocab_size > vocab_size:
+        raise TinylmError(
+            f"tokenizer {tokenizer.source} has {tokenizer.vocab_size} tokens but the model "
+            f"{model_source} only {vocab_size}; pass the tokenizer the model was trained with"
+        )
+    for name in ("bos_id", "eos_id"):
+        token = getattr(tokenizer, name)
+        if token is not None and token >= vocab_size:
+            raise TinylmError(
+                f"tokenizer {tokenizer.source}: {name[:3].upper()} id {token} is outside the "
+                f"model's {vocab_size}-token vocabulary; it belongs to another model"
+            )
+
+
+def build_imported_model(
+    cfg: ModelConfig, tensors: dict[str, torch.Tensor], source: str
+) -> torch.nn.Module:
+    """The tinylm model holding `tensors` (HF names), refusing anything that does not fit."""
+    cfg.validate()
+    with torch.device("meta"):
+        expected = build_model(cfg).state_dict()
+    if cfg.tie_embeddings:
+        expected.pop("lm_head.weight")
+        tensors = {k: v for k, v in tensors.items() if k != "lm_head.weight"}
+    missing = sorted(set(expected) - set(tensors))
+    unexpected = sorted(set(tensors) - set(expected))
+    if missing or unexpected:
+        detail = f"missing {missing[0]}" if missing else f"unexpected {unexpected[0]}"
+        raise TinylmError(
+            f"{source} does not hold a plain Llama ({detail}); tinylm imports Llama weights only"
+        )
+    for name, tensor in tensors.items():
+        if tuple(tensor.shape) != tuple(expected[name].shape):
+            raise TinylmError(
+                f"{source}: {name} has shape {tuple(tensor.shape)} but its config needs "
+                f"{tuple(expected[name].shape)}; the weights and the config do not belong together"
+            )
+    model = build_model(cfg)
+    model.load_state_dict({k: v.float() for k, v in tensors.items()}, strict=False)
+    return model
+
+
+def write_imported_run(
+    out: str | Path,
+    cfg: ModelConfig,
+    tensors: dict[str, torch.Tensor],
+    tokenizer: Tokenizer,
+    source: dict[str, Any],
+) -> Path:
+    out = Path(out)
+    check_new_folder(out)
+    check_tokenizer_fits(tokenizer, cfg.vocab_size, source["path"])
+    model = build_imported_model(cfg, tensors, source["path"])
+    tmp = out.with_name(f".{out.name}.import.tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    try:
+        save_model(tmp / MODEL_FILE, model, {"tinylm": "imported", "source": source["format"]})
+        tokenizer.save(tmp / TOKENIZER_FILE)
+        write_run_config(tmp, cfg, None, {"source": source})
+        if out.is_dir():
+            out.rmdir()  # checked empty above
+        os.replace(tmp, out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return out

@@ -1,0 +1,191 @@
+"""GGUF out: read back with gguf's own reader (tensors equal after llama.cpp's q/k permutation,
+the tokenizer as llama.cpp's "llama" model expects), and, where llama-cpp-python is installed,
+llama.cpp itself writes tinylm's greedy text."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from conftest import first_stories, run_cli, shared_file
+from test_cli import assert_one_line_error
+
+import tinylm
+from tinylm.generate import SamplingOptions, generate_tokens
+from tinylm.interop.rope import interleaved_to_halves
+
+gguf = pytest.importorskip("gguf")
+
+
+def export(run, out, *extra: str):
+    result = run_cli("export", str(run), "--format", "gguf", "--out", str(out), *extra)
+    assert result.returncode == 0, result.stderr
+    return gguf.GGUFReader(str(out))
+
+
+def field(reader, key: str):
+    return reader.fields[key].contents()
+
+
+@pytest.fixture(scope="module")
+def stories260k(tmp_path_factory):
+    run = tmp_path_factory.mktemp("gguf") / "stories260k"
+    result = run_cli(
+        "import",
+        str(shared_file("llama2c/stories260K.bin")),
+        "--tokenizer",
+        str(shared_file("llama2c/tok512.model")),
+        "--out",
+        str(run),
+    )
+    assert result.returncode == 0, result.stderr
+    return run
+
+
+def tinylm_tensors_from_gguf(reader, cfg) -> dict[str, torch.Tensor]:
+    names = {
+        "token_embd.weight": "model.embed_tokens.weight",
+        "output_norm.weight": "model.norm.weight",
+        "output.weight": "lm_head.weight",
+    }
+    per_layer = {
+        "attn_norm": "input_layernorm",
+        "attn_q": "self_attn.q_proj",
+        "attn_k": "self_attn.k_proj",
+        "attn_v": "self_attn.v_proj",
+        "attn_output": "self_attn.o_proj",
+        "ffn_norm": "post_attention_layernorm",
+        "ffn_gate": "mlp.gate_proj",
+        "ffn_up": "mlp.up_proj",
+        "ffn_down": "mlp.down_proj",
+    }
+    out = {}
+    for t in reader.tensors:
+        data = torch.from_numpy(np.array(t.data, dtype=np.float32))
+        if t.name in names:
+            out[names[t.name]] = data
+            continue
+        _, layer, kind, _ = t.name.split(".")
+        if kind == "attn_q":
+            data = interleaved_to_halves(data, cfg.n_heads)
+        elif kind == "attn_k":
+            data = interleaved_to_halves(data, cfg.n_kv_heads)
+        out[f"model.layers.{layer}.{per_layer[kind]}.weight"] = data
+    return out
+
+
+def test_gguf_reads_back_as_the_run(tmp_path, trained_run) -> None:
+    reader = export(trained_run, tmp_path / "tiny.gguf")
+    lm = tinylm.load(str(trained_run))
+    cfg = lm.model_config
+    assert field(reader, "general.architecture") == "llama"
+    assert field(reader, "llama.context_length") == cfg.max_seq_len
+    assert field(reader, "llama.embedding_length") == cfg.dim
+    assert field(reader, "llama.block_count") == cfg.n_layers
+    assert field(reader, "llama.feed_forward_length") == cfg.hidden_dim
+    assert field(reader, "llama.attention.head_count") == cfg.n_heads
+    assert field(reader, "llama.attention.head_count_kv") == cfg.n_kv_heads
+    assert field(reader, "llama.rope.dimension_count") == cfg.head_dim
+    assert field(reader, "llama.rope.freq_base") == pytest.approx(cfg.rope_theta)
+    assert field(reader, "llama.attention.layer_norm_rms_epsilon") == pytest.approx(cfg.norm_eps)
+    # tinylm's BPE: real spaces become ▁, no dummy prefix, byte tokens typed BYTE (6).
+    assert field(reader, "tokenizer.ggml.model") == "llama"
+    assert field(reader, "tokenizer.ggml.add_space_prefix") is False
+    tokens = field(reader, "tokenizer.ggml.tokens")
+    types = field(reader, "tokenizer.ggml.token_type")
+    assert len(tokens) == cfg.vocab_size
+    assert tokens[:4] == ["<unk>", "<s>", "</s>", "<0x00>"] and types[:4] == [2, 3, 3, 6]
+    assert (tokens[259], types[259]) == ("<pad>", 3)
+    the = lm.tokenizer.encode(" the")
+    assert len(the) == 1 and tokens[the[0]] == "▁the" and types[the[0]] == 1
+    assert field(reader, "tokenizer.ggml.bos_token_id") == 1
+    assert field(reader, "tokenizer.ggml.eos_token_id") == 2
+    # Tied embeddings: no output.weight, llama.cpp reuses token_embd.
+    assert "output.weight" not in {t.name for t in reader.tensors}
+    restored = tinylm_tensors_from_gguf(reader, cfg)
+    state = {k: v for k, v in lm.model.state_dict().items() if k != "lm_head.weight"}
+    assert restored.keys() == state.keys()
+    for name, tensor in state.items():
+        assert torch.equal(restored[name], tensor), name
+
+
+def test_gguf_fp16_keeps_norms_in_fp32(tmp_path, trained_run) -> None:
+    reader = export(trained_run, tmp_path / "tiny-f16.gguf", "--dtype", "fp16")
+    kinds = {t.name: t.tensor_type for t in reader.tensors}
+    assert kinds["blk.0.attn_q.weight"] == gguf.GGMLQuantizationType.F16
+    assert kinds["blk.0.attn_norm.weight"] == gguf.GGMLQuantizationType.F32
+    lm = tinylm.load(str(trained_run))
+    restored = tinylm_tensors_from_gguf(reader, lm.model_config)
+    for name, tensor in lm.model.state_dict().items():
+        if name in restored:
+            assert torch.equal(restored[name], tensor.half().float()), name
+
+
+def test_sentencepiece_vocab_goes_in_as_sentencepiece_wrote_it(tmp_path, stories260k) -> None:
+    """For a converted .model the GGUF vocabulary is the original one, pieces and scores, as
+    llama.cpp's convert_hf_to_gguf.py would write it from tokenizer.model."""
+    spm = pytest.importorskip("sentencepiece")
+    reference = spm.SentencePieceProcessor(model_file=str(shared_file("llama2c/tok512.model")))
+    reader = export(stories260k, tmp_path / "s.gguf")
+    assert field(reader, "tokenizer.ggml.add_space_prefix") is True
+    tokens = field(reader, "tokenizer.ggml.tokens")
+    scores = field(reader, "tokenizer.ggml.scores")
+    assert tokens == [reference.id_to_piece(i) for i in range(512)]
+    assert scores == [reference.get_score(i) for i in range(512)]
+
+
+def test_gguf_export_refuses_other_runs_mistakes(tmp_path) -> None:
+    assert_one_line_error(
+        run_cli("export", str(tmp_path / "nope"), "--format", "gguf", "--out", "x.gguf"),
+        "run folder not found",
+    )
+    assert_one_line_error(
+        run_cli("export", str(tmp_path), "--format", "onnx", "--out", "x"), "invalid choice"
+    )
+
+
+# -- llama.cpp itself ---------------------------------------------------------------------------
+
+
+def load_llama_cpp(path):
+    llama_cpp = pytest.importorskip(
+        "llama_cpp", reason="llama-cpp-python not installed (pip install 'tinylm[llamacpp]')"
+    )
+    return llama_cpp.Llama(model_path=str(path), n_ctx=0, n_threads=2, verbose=False)
+
+
+def llama_cpp_greedy(llm, prompt_ids: list[int], n: int, stops: set[int]) -> list[int]:
+    out: list[int] = []
+    for token in llm.generate(prompt_ids, temp=0.0, top_k=1, top_p=1.0, repeat_penalty=1.0):
+        if token in stops or len(out) == n:
+            break
+        out.append(token)
+    return out
+
+
+def test_llama_cpp_writes_tinylms_greedy_text(tmp_path, trained_run, tinystories_v2) -> None:
+    path = tmp_path / "tiny.gguf"
+    export(trained_run, path)
+    llm = load_llama_cpp(path)
+    lm = tinylm.load(str(trained_run))
+    # llama.cpp's tokenizer gives tinylm's ids on real stories.
+    for story in first_stories(tinystories_v2, 50):
+        assert llm.tokenize(story.encode(), add_bos=True) == lm.tokenizer.encode(story, bos=True)
+    for prompt in ("Once upon a time", "Lily and Ben"):
+        ids = lm.prompt_ids(prompt)
+        options = SamplingOptions(max_new_tokens=60, temperature=0)
+        ours = [int(t) for t in generate_tokens(lm.model, ids, options, None)]
+        theirs = llama_cpp_greedy(llm, ids, 60, stops=set())
+        assert theirs == ours
+        text = llm.detokenize(theirs).decode("utf-8")
+        assert prompt + text == lm.generate(prompt, max_new_tokens=60, temperature=0)
+
+
+def test_llama_cpp_writes_llama2cs_story(tmp_path, stories260k) -> None:
+    path = tmp_path / "s.gguf"
+    export(stories260k, path)
+    llm = load_llama_cpp(path)
+    tokens = llama_cpp_greedy(llm, [1], 200, stops={1, 2})
+    text = llm.detokenize(tokens).decode("utf-8")
+    golden = shared_file("llama2c/stories260K-greedy-200.txt").read_text(encoding="utf-8")
+    assert text.removeprefix(" ") + "\n" == golden
