@@ -8,8 +8,9 @@ BIN := $(VENV)/bin
 PIP := $(BIN)/python -m pip
 RUNTIME := $(VENV)/.installed-runtime
 DEV := $(VENV)/.installed-dev
+CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: install install-dev demo test test-all lint format clean
+.PHONY: install install-dev demo test test-all lint format clean browser
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -23,16 +24,26 @@ $(DEV): $(RUNTIME) pyproject.toml
 	$(PIP) install --quiet -e ".[dev]"
 	touch $@
 
+# The GUI's browser tests drive Debian's Chromium through Playwright (never `playwright install`,
+# which downloads). Installed here when missing and we may (root with apt); otherwise those tests
+# skip and say why.
+browser:
+	@test -x $(CHROMIUM) || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
+		{ DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null 2>&1 || \
+		  { apt-get update -q >/dev/null && \
+		    DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null; }; }; } || \
+		echo "note: no Chromium at $(CHROMIUM); the browser tests will be skipped"
+
 install: $(RUNTIME)
-install-dev: $(DEV)
+install-dev: $(DEV) browser
 
 demo: $(RUNTIME)
 	$(BIN)/tinylm demo
 
-test: $(DEV)
+test: $(DEV) browser
 	$(BIN)/python -m pytest -q -m "not slow"
 
-test-all: $(DEV)
+test-all: $(DEV) browser
 	$(BIN)/python -m pytest -q
 
 lint: $(DEV)

@@ -8,7 +8,7 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")  # files only; never needs a display
-import matplotlib.pyplot as plt
+from matplotlib.figure import Figure
 
 
 def read_metrics(path: str | Path) -> list[dict]:
@@ -25,22 +25,9 @@ def read_metrics(path: str | Path) -> list[dict]:
 
 
 def plot_losses(metrics_path: str | Path, out_png: str | Path, title: str = "") -> bool:
-    rows = read_metrics(metrics_path)
-    train = [(r["step"], r["train_loss"]) for r in rows if "train_loss" in r]
-    val = [(r["step"], r["val_loss"]) for r in rows if "val_loss" in r]
-    if not train and not val:
+    fig = loss_figure(read_metrics(metrics_path), title or Path(metrics_path).parent.name)
+    if fig is None:
         return False
-    fig, ax = plt.subplots(figsize=(7, 4), dpi=110)
-    if train:
-        ax.plot(*zip(*train, strict=True), label="train", linewidth=1, alpha=0.8)
-    if val:
-        ax.plot(*zip(*val, strict=True), label="validation", marker="o", markersize=3)
-    ax.set_xlabel("step")
-    ax.set_ylabel("loss (nats/token)")
-    ax.set_title(title or Path(metrics_path).parent.name)
-    ax.grid(alpha=0.3)
-    ax.legend()
-    fig.tight_layout()
     tmp = Path(out_png).with_name(f".{Path(out_png).name}.tmp.png")
     try:
         fig.savefig(tmp)
@@ -48,6 +35,27 @@ def plot_losses(metrics_path: str | Path, out_png: str | Path, title: str = "") 
     except OSError:  # a picture is not worth failing a training run over (e.g. a full disk)
         tmp.unlink(missing_ok=True)
         return False
-    finally:
-        plt.close(fig)
     return True
+
+
+def loss_figure(rows: list[dict], title: str) -> Figure | None:
+    """Train and validation loss against step, or None when there is nothing to plot yet.
+
+    A bare Figure, not pyplot: pyplot's global state is not safe in the GUI's worker threads."""
+    train = [(r["step"], r["train_loss"]) for r in rows if "train_loss" in r]
+    val = [(r["step"], r["val_loss"]) for r in rows if "val_loss" in r]
+    if not train and not val:
+        return None
+    fig = Figure(figsize=(7, 4), dpi=110)
+    ax = fig.subplots()
+    if train:
+        ax.plot(*zip(*train, strict=True), label="train", linewidth=1, alpha=0.8)
+    if val:
+        ax.plot(*zip(*val, strict=True), label="validation", marker="o", markersize=3)
+    ax.set_xlabel("step")
+    ax.set_ylabel("loss (nats/token)")
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    return fig

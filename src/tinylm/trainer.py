@@ -67,6 +67,9 @@ from tinylm.run import (
 from tinylm.schedule import effective_warmup, lr_at
 from tinylm.tokenizer import Tokenizer
 
+# What a launcher (the GUI) may put in a new run folder before training starts: its job record,
+# the log it sends our output to, and a config file with the chosen hyper-parameters.
+LAUNCHER_FILES = ("job.json", "train.log", "train.toml")
 SAMPLE_PROMPTS = {"en": "Once upon a time", "zh": "从前"}
 
 
@@ -178,7 +181,7 @@ class Trainer:
             raise TinylmError(
                 f"{out} already holds a run; pass --resume to continue it or choose another --out"
             )
-        if out.is_dir() and any(out.iterdir()):
+        if out.is_dir() and any(p.name not in LAUNCHER_FILES for p in out.iterdir()):
             raise TinylmError(f"--out {out} is not empty and not a run; choose a new folder")
         return None
 
@@ -692,7 +695,12 @@ class Trainer:
                         window_time += time.perf_counter() - step_start  # includes the sync
                         rate = window_tokens / max(1e-9, window_time)
                         self._write_metrics(
-                            {"step": self.step, "tokens_per_s": rate, "elapsed": self.elapsed}
+                            {
+                                "step": self.step,
+                                "tokens_per_s": rate,
+                                "elapsed": self.elapsed,
+                                "max_steps": self.max_steps,  # moves once a time budget replans
+                            }
                         )
                         pending = []
                         val = f" | val {self.last_val_loss:.3f}" if self.last_val_loss else ""
