@@ -95,6 +95,9 @@ class TrainConfig:
     dtype: str = "auto"
     compile: bool = False
     seed: int = 1337
+    # Instruct data (`data prepare --instruct`) carries a loss mask; True trains on the stories
+    # only, False on everything (prompts included). Data without a mask ignores this.
+    loss_mask: bool = True
 
     def __post_init__(self) -> None:
         if self.min_lr is None:

@@ -33,7 +33,7 @@ from tinylm.checkpoint import (
     save_tensors,
 )
 from tinylm.config import ModelConfig, TrainConfig, model_config_from_dict
-from tinylm.data.dataset import BatchSampler, load_meta, open_tokens
+from tinylm.data.dataset import BatchSampler, load_meta, open_mask, open_tokens
 from tinylm.device import autocast, configure_backends, dtype_name, resolve_device, resolve_dtype
 from tinylm.errors import TinylmError
 from tinylm.evaluate import token_nll
@@ -87,10 +87,14 @@ class Trainer:
         resume: bool = False,
         train_overrides: dict[str, Any] | None = None,
         show_progress: bool = True,
+        init_from: str | Path | None = None,
     ) -> None:
+        """`init_from`: a model.safetensors whose weights a new run starts from (fine-tuning);
+        ignored when resuming, where the checkpoint holds the weights."""
         self.data_dir = Path(data_dir)
         self.out = Path(out_dir)
         self.show_progress = show_progress
+        self.init_from = Path(init_from) if init_from is not None else None
         self.meta = load_meta(self.data_dir)
         self.tokenizer = Tokenizer.load(self.meta.tokenizer_path)
         self.checkpoint = self._check_out_dir(resume)
@@ -99,12 +103,28 @@ class Trainer:
         self.model_cfg = model_cfg
         self.cfg = train_cfg
         self.notes: list[str] = []
-        if model_cfg.vocab_size != self.meta.vocab_size:
+        if self.init_from is not None and self.meta.vocab_size > model_cfg.vocab_size:
+            raise TinylmError(
+                f"{self.data_dir} has {self.meta.vocab_size} token ids, the model to fine-tune "
+                f"only {model_cfg.vocab_size}; prepare the data with the model's tokenizer.json"
+            )
+        # The vocabulary follows the data's tokenizer, except for a model that already has
+        # weights (fine-tuning, resuming): it may have more rows than the tokenizer has ids.
+        fixed_vocab = self.init_from is not None or self.checkpoint is not None
+        if not fixed_vocab and model_cfg.vocab_size != self.meta.vocab_size:
             self.notes.append(
                 f"vocab_size {self.meta.vocab_size} from the data's tokenizer "
                 f"(the preset suggests {model_cfg.vocab_size})"
             )
             model_cfg.vocab_size = self.meta.vocab_size
+        if self.init_from is not None and self.checkpoint is None:
+            self.notes.append(f"starting from the weights in {self.init_from}")
+        if self.meta.instruct is not None:
+            self.notes.append(
+                "instruct data: loss on the stories only"
+                if train_cfg.loss_mask
+                else "instruct data: loss on every token (--no-mask)"
+            )
         model_cfg.validate()
         train_cfg.validate()
         if train_cfg.max_steps is None and train_cfg.time_budget is None:
@@ -161,8 +181,14 @@ class Trainer:
             self.forward = torch.compile(self.model)
         self.train_tokens = open_tokens(self.meta, "train")
         self.val_tokens = open_tokens(self.meta, "val")
+        self.train_mask = open_mask(self.meta, "train") if cfg.loss_mask else None
+        self.val_mask = open_mask(self.meta, "val") if cfg.loss_mask else None
         self.sampler = BatchSampler(
-            self.train_tokens, self.model_cfg.max_seq_len, cfg.batch_size, cfg.seed
+            self.train_tokens,
+            self.model_cfg.max_seq_len,
+            cfg.batch_size,
+            cfg.seed,
+            mask=self.train_mask,
         )
         self.step = 0
         self.elapsed = 0.0
@@ -295,6 +321,7 @@ class Trainer:
             self.device,
             self.dtype,
             max_windows=self.cfg.eval_batches * self.cfg.batch_size,
+            mask=self.val_mask,
         )
         return total / max(1, count)
 
@@ -304,7 +331,9 @@ class Trainer:
         options = dict(
             max_new_tokens=self.cfg.sample_tokens, temperature=0.8, top_p=0.95, seed=self.step
         )
-        return str(run.generate(SAMPLE_PROMPTS[lang], **options))
+        # Instruct data: sample with the prompt of a held-out record, in the training format.
+        prompt = (self.meta.instruct or {}).get("sample_prompt") or SAMPLE_PROMPTS[lang]
+        return str(run.generate(prompt, **options))
 
     def _estimate_max_steps(self, budget: float) -> int:
         """Time a few real optimizer-free steps and size the run to fit the budget, so the
@@ -347,6 +376,8 @@ class Trainer:
             assert self.checkpoint is not None
             self._load_checkpoint(self.checkpoint)
         else:
+            if self.init_from is not None:
+                load_model_weights(self.init_from, self.model)
             (self.out / METRICS_FILE).unlink(missing_ok=True)
             (self.out / SAMPLES_FILE).unlink(missing_ok=True)
             shutil.copyfile(self.meta.tokenizer_path, self.out / TOKENIZER_FILE)
@@ -365,8 +396,10 @@ class Trainer:
                     "path": str(self.data_dir.resolve()),
                     "tokenizer_sha256": self.meta.tokenizer_sha256,
                     "train_tokens": len(self.train_tokens),
+                    "instruct": self.meta.instruct is not None,
                 },
                 "parameters": count_parameters(self.model),
+                **self._init_note(),
             },
         )
         self._announce(resumed)
@@ -383,6 +416,15 @@ class Trainer:
             elapsed=self.elapsed,
             interrupted=interrupted,
         )
+
+    def _init_note(self) -> dict[str, Any]:
+        """Where a fine-tuned run's first weights came from (kept across resumes)."""
+        if self.init_from is not None:
+            return {"init_from": str(self.init_from.resolve())}
+        if self.checkpoint is not None:
+            previous = read_run_config(self.out).get("init_from")
+            return {"init_from": previous} if previous else {}
+        return {}
 
     def _announce(self, resumed: bool) -> None:
         cfg, m = self.cfg, self.model_cfg
@@ -517,6 +559,8 @@ class Trainer:
         total = torch.zeros((), device=self.device)
         for micro in range(cfg.grad_accum):
             x, y = self.sampler.batch(self.step, micro, cfg.grad_accum)
+            if self.train_mask is not None and not bool((y != -100).any()):
+                continue  # all prompt, nothing to learn (and a mean over no targets is NaN)
             x, y = x.to(self.device, non_blocking=True), y.to(self.device, non_blocking=True)
             with autocast(self.device, self.dtype):
                 _, loss = self.forward(x, y)

@@ -101,11 +101,19 @@ def _decoded_lines(path: Path) -> Iterator[str]:
             yield line
 
 
-def _read_txt(path: Path) -> Iterator[str]:
+def read_separated(path: str | Path) -> Iterator[str]:
+    """The '<|endoftext|>'-separated blocks of a txt file, blank lines kept inside a block
+    (TinyStories-Instruct records have them); a file without separators is one block."""
+    return _read_txt(Path(path), blank_line_blocks=False)
+
+
+def _read_txt(path: Path, blank_line_blocks: bool = True) -> Iterator[str]:
     """TinyStories layout (stories separated by '<|endoftext|>'), else blank-line blocks."""
     with open(path, "rb") as f:
         head = f.read(1 << 20)
-    separator = STORY_SEPARATOR.encode() in head or _contains_separator(path)
+    separator = (
+        not blank_line_blocks or STORY_SEPARATOR.encode() in head or _contains_separator(path)
+    )
     block: list[str] = []
     for line in _decoded_lines(path):
         if separator:
