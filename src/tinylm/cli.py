@@ -73,8 +73,10 @@ def cmd_data_synth(args: argparse.Namespace) -> None:
             args.stories,
             seed=args.seed,
             progress=bar.advance,
+            instruct=args.instruct,
         )
-    print(f"wrote {args.stories:,} {args.lang} stories ({written / 1e6:.1f} MB) to {args.out}")
+    what = "instruct records" if args.instruct else "stories"
+    print(f"wrote {args.stories:,} {args.lang} {what} ({written / 1e6:.1f} MB) to {args.out}")
 
 
 def cmd_data_prepare(args: argparse.Namespace) -> None:
@@ -88,6 +90,7 @@ def cmd_data_prepare(args: argparse.Namespace) -> None:
         val_fraction=args.val_fraction,
         field=args.field,
         column=args.column,
+        instruct=args.instruct,
     )
     train, val = result.splits["train"], result.splits["val"]
     print(
@@ -95,6 +98,9 @@ def cmd_data_prepare(args: argparse.Namespace) -> None:
         f"val {val.stories:,} stories / {val.tokens:,} tokens, vocab {result.vocab_size} "
         f"({result.dtype})"
     )
+    if result.instruct:
+        skipped = f"; skipped {result.skipped:,} without a story" if result.skipped else ""
+        print(f"instruct records: loss mask written (train.mask, val.mask){skipped}")
 
 
 def cmd_data_download(args: argparse.Namespace) -> None:
@@ -220,10 +226,9 @@ TRAIN_FLAGS = (
 )
 
 
-def cmd_train(args: argparse.Namespace) -> None:
-    from tinylm.config import build_configs, load_toml, parse_duration
-    from tinylm.distributed import shutdown
-    from tinylm.trainer import Trainer
+def _flag_train(args: argparse.Namespace) -> dict[str, Any]:
+    """Training settings given as flags (None where not given)."""
+    from tinylm.config import parse_duration
 
     flag_train: dict[str, Any] = {name: getattr(args, name) for name in TRAIN_FLAGS}
     if args.compile:
@@ -232,6 +237,21 @@ def cmd_train(args: argparse.Namespace) -> None:
         flag_train["time_budget"] = parse_duration(args.time_budget)
         if args.max_steps is None:
             flag_train["max_steps"] = None
+    if args.no_mask:
+        flag_train["loss_mask"] = False
+    return flag_train
+
+
+def cmd_train(args: argparse.Namespace) -> None:
+    from tinylm.config import build_configs, load_toml
+    from tinylm.distributed import shutdown
+    from tinylm.trainer import Trainer
+
+    if args.instruct:
+        from tinylm.finetune import check_instruct_data
+
+        check_instruct_data(args.data)
+    flag_train = _flag_train(args)
     file_model, file_train = load_toml(args.config) if args.config else ({}, {})
     flag_model = {"arch": args.arch} if args.arch else {}
     if args.init_from and args.preset:
@@ -257,7 +277,11 @@ def cmd_train(args: argparse.Namespace) -> None:
         result = trainer.fit()
     finally:
         shutdown()
-    if trainer.dist.is_main and result.val_loss is not None and not result.interrupted:
+    _report_training(result, trainer.dist.is_main)
+
+
+def _report_training(result: Any, is_main: bool = True) -> None:
+    if is_main and result.val_loss is not None and not result.interrupted:
         print(
             f"done: step {result.step}/{result.max_steps}, validation loss {result.val_loss:.4f} "
             f"(from {result.first_val_loss:.4f}), run saved in {result.run_dir}"
@@ -266,9 +290,47 @@ def cmd_train(args: argparse.Namespace) -> None:
         raise SystemExit(130)
 
 
+def cmd_finetune(args: argparse.Namespace) -> None:
+    from tinylm.config import load_toml
+    from tinylm.finetune import check_instruct_data, finetune
+
+    if args.instruct:
+        check_instruct_data(args.data)
+    file_model, file_train = load_toml(args.config) if args.config else ({}, {})
+    if file_model:
+        raise TinylmError(
+            f"{args.config}: finetune keeps the model of {args.run}; remove the model settings "
+            f"({', '.join(file_model)}) and keep [train]"
+        )
+    result = finetune(
+        args.run,
+        args.data,
+        args.out,
+        file_train=file_train,
+        flag_train=_flag_train(args),
+        resume=args.resume,
+    )
+    _report_training(result)
+
+
 def cmd_generate(args: argparse.Namespace) -> None:
     from tinylm.run import load_run
 
+    instruct = any(
+        value is not None for value in (args.words, args.features, args.summary, args.sentence)
+    )
+    if instruct:
+        from tinylm.data.instruct import make_record, render_prompt
+
+        if args.prompt:
+            raise TinylmError(
+                "--prompt cannot be combined with --words/--features/--summary/--sentence: "
+                "those build the prompt (in the instruct training format)"
+            )
+        # Checked before the model loads, so a typo in a feature name fails at once.
+        args.prompt = render_prompt(
+            make_record(args.words or "", args.features or "", args.summary, args.sentence)
+        )
     run = load_run(args.run, device=args.device)
     options = dict(
         max_new_tokens=args.max_new_tokens,
@@ -277,6 +339,9 @@ def cmd_generate(args: argparse.Namespace) -> None:
         top_p=args.top_p,
         seed=args.seed,
     )
+    if instruct:
+        _print_stories(run, args.prompt, args.num_samples, options)
+        return
     if args.num_samples == 1:
         out = sys.stdout
         out.write(args.prompt)
@@ -292,11 +357,33 @@ def cmd_generate(args: argparse.Namespace) -> None:
         print(text)
 
 
+def _print_stories(run: Any, prompt: str, num_samples: int, options: dict[str, Any]) -> None:
+    """Instruct mode: only the story is written, never the prompt that asked for it."""
+    if num_samples == 1:
+        started = False
+        for pieces in run.stream(prompt, **options):
+            piece = pieces[0] if started else pieces[0].lstrip()
+            started = started or bool(piece)
+            sys.stdout.write(piece)
+            sys.stdout.flush()
+        sys.stdout.write("\n")
+        return
+    texts = run.generate(prompt, num_samples=num_samples, **options)
+    for i, text in enumerate(texts, start=1):
+        print(f"--- sample {i} ---")
+        print(text[len(prompt) :].strip())
+
+
 def cmd_eval(args: argparse.Namespace) -> None:
     from tinylm.device import resolve_dtype
     from tinylm.evaluate import evaluate
     from tinylm.run import load_run
 
+    if args.instruct:
+        cmd_eval_instruct(args)
+        return
+    if args.data is None:
+        raise TinylmError("eval needs --data (a prepared folder or a text file), or --instruct")
     run = load_run(args.run, device=args.device)
     dtype = resolve_dtype(args.dtype, run.device)
     result = evaluate(run.model, run.tokenizer, args.data, run.device, dtype, args.batch_size)
@@ -323,6 +410,42 @@ def cmd_import(args: argparse.Namespace) -> None:
     from tinylm.interop.commands import import_model
 
     print(import_model(args.source, args.out, args.tokenizer))
+
+
+def cmd_eval_instruct(args: argparse.Namespace) -> None:
+    from tinylm.fileio import atomic_write_text
+    from tinylm.generate import SamplingOptions
+    from tinylm.instruct_eval import data_prompts, evaluate_instruct, markdown_report, synth_prompts
+    from tinylm.run import load_run
+
+    options = SamplingOptions(
+        max_new_tokens=args.max_new_tokens,
+        temperature=args.temperature,
+        top_p=args.top_p,
+        seed=args.seed,
+    )
+    options.validate()
+    runs = [load_run(path, device=args.device) for path in (args.baseline, args.run) if path]
+    meta = None
+    if args.data is not None:
+        records, meta = data_prompts(args.data, args.prompts)
+        source = f"`{args.data}`"
+    else:
+        from tinylm.trainer import _looks_chinese
+
+        lang = args.lang or ("zh" if _looks_chinese(runs[-1].tokenizer) else "en")
+        records = synth_prompts(lang, args.prompts)
+        source = f"the built-in generator ({lang}, held-out seed)"
+    results = evaluate_instruct(runs, records, options, meta)
+    report = markdown_report(results, records, source, options, compare=args.baseline is not None)
+    if args.report:
+        atomic_write_text(args.report, report)
+    if args.json:
+        print(json.dumps({r.name: r.metrics() for r in results}))
+    else:
+        print(report.split("\n## Examples")[0].rstrip())
+    if args.report:
+        print(f"report written to {args.report}", file=sys.stderr)
 
 
 def cmd_presets(args: argparse.Namespace) -> None:
@@ -444,6 +567,11 @@ def build_parser() -> ArgumentParser:
         action="store_true",
         help="print the generator's restricted vocabulary and exit",
     )
+    synth.add_argument(
+        "--instruct",
+        action="store_true",
+        help="write TinyStories-Instruct records (Features/Words/Summary/Random sentence/Story)",
+    )
     synth.set_defaults(func=cmd_data_synth)
 
     prep = data_cmds.add_parser("prepare", help="tokenize stories into train.bin / val.bin")
@@ -454,6 +582,13 @@ def build_parser() -> ArgumentParser:
     prep.add_argument("--val-fraction", type=_float, default=0.05)
     prep.add_argument("--field", help="JSON field holding the text (default: detected)")
     prep.add_argument("--column", help="CSV column holding the text (default: detected)")
+    prep.add_argument(
+        "--instruct",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="TinyStories-Instruct records: tinylm's prompt format + a loss mask for the "
+        "stories (default: detected from the first file)",
+    )
     prep.set_defaults(func=cmd_data_prepare)
 
     down = data_cmds.add_parser(
@@ -569,7 +704,38 @@ def build_parser() -> ArgumentParser:
         help="start from this run's model and weights (e.g. an imported one); the data must be "
         "prepared with its tokenizer.json",
     )
+    train.add_argument(
+        "--instruct",
+        action="store_true",
+        help="instruction tuning: the data must be instruct records (`data prepare --instruct`)",
+    )
+    train.add_argument(
+        "--no-mask",
+        action="store_true",
+        help="on instruct data, train on every token, not only the stories",
+    )
     train.set_defaults(func=cmd_train)
+
+    tune = commands.add_parser(
+        "finetune", help="fine-tune a trained or imported run on new data (e.g. instructions)"
+    )
+    tune.add_argument("run", help="run folder to start from (its weights and tokenizer)")
+    tune.add_argument("--data", required=True, help="data prepared with the run's tokenizer")
+    tune.add_argument("--out", required=True, help="new run folder to write")
+    tune.add_argument("--config", help="TOML file with a [train] table")
+    # Every training flag of `train` (same names, same checks): lr 1e-4 and warm-up 20 unless
+    # given; the model itself comes from RUN.
+    for action in train._actions:
+        if action.option_strings and action.dest not in (
+            "help",
+            "data",
+            "out",
+            "preset",
+            "config",
+            "arch",
+        ):
+            tune._add_action(action)
+    tune.set_defaults(func=cmd_finetune)
 
     gen = commands.add_parser("generate", help="write text with a trained model")
     gen.add_argument("run", help="run folder")
@@ -581,15 +747,35 @@ def build_parser() -> ArgumentParser:
     gen.add_argument("--seed", type=int)
     gen.add_argument("--num-samples", type=_positive_int, default=1)
     gen.add_argument("--device", default="cpu")
+    gen.add_argument("--words", help="instruct: words the story must use, e.g. dog,ball,happy")
+    gen.add_argument(
+        "--features",
+        help="instruct: Dialogue, BadEnding, MoralValue, Twist, Foreshadowing, Conflict",
+    )
+    gen.add_argument("--summary", help="instruct: what the story is about")
+    gen.add_argument("--sentence", help="instruct: a sentence the story must contain")
     gen.set_defaults(func=cmd_generate)
 
     ev = commands.add_parser("eval", help="loss, perplexity and bits per byte on held-out text")
     ev.add_argument("run", help="run folder")
-    ev.add_argument("--data", required=True, help="prepared data folder (val split) or text file")
+    ev.add_argument("--data", help="prepared data folder (val split) or text file")
     ev.add_argument("--batch-size", type=_positive_int, default=16)
     ev.add_argument("--device", default="cpu")
     ev.add_argument("--dtype", default="fp32", help="fp32 (exact, default), bf16, auto")
     ev.add_argument("--json", action="store_true", help="print one JSON line")
+    ev.add_argument(
+        "--instruct",
+        action="store_true",
+        help="instruction following: requested words, features, summary (see README)",
+    )
+    ev.add_argument("--prompts", type=_positive_int, default=50, help="instruct: how many prompts")
+    ev.add_argument("--baseline", help="instruct: a run to compare with (e.g. before fine-tuning)")
+    ev.add_argument("--report", help="instruct: write the Markdown report to this file")
+    ev.add_argument("--lang", choices=("en", "zh"), help="instruct: built-in prompts' language")
+    ev.add_argument("--max-new-tokens", type=_positive_int, default=300)
+    ev.add_argument("--temperature", type=_float, default=0.8, help="instruct sampling")
+    ev.add_argument("--top-p", type=_float, default=0.95, help="instruct sampling")
+    ev.add_argument("--seed", type=int, default=0, help="instruct: prompt i uses seed + i")
     ev.set_defaults(func=cmd_eval)
 
     exp = commands.add_parser(

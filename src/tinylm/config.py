@@ -99,6 +99,9 @@ class TrainConfig:
     keep_checkpoints: int = 1
     on_nan: str = "skip"  # a NaN/Inf loss or gradient: skip the update, rollback, or stop
     max_bad_steps: int = 10  # consecutive skipped steps (or rollbacks) before giving up
+    # Instruct data (`data prepare --instruct`) carries a loss mask; True trains on the stories
+    # only, False on everything (prompts included). Data without a mask ignores this.
+    loss_mask: bool = True
 
     def __post_init__(self) -> None:
         if self.min_lr is None:

@@ -58,12 +58,14 @@ def token_nll(
     max_windows: int | None = None,
     progress: Progress | None = None,
     shard: tuple[int, int] = (0, 1),
+    mask: np.ndarray | None = None,
 ) -> tuple[float, int]:
     """Summed NLL (nats) and number of predicted tokens over `tokens` in context-size windows.
 
     With `max_windows`, an evenly spread subset (periodic validation during training); without,
     every token after the first, including the short tail window. `shard` = (rank, world) takes
-    every world-th window, so data-parallel ranks split the work and sum their results."""
+    every world-th window, so data-parallel ranks split the work and sum their results. With a
+    loss `mask`, only tokens whose mask is 1 are scored (the stories of instruct data)."""
     seq_len = model.config.max_seq_len
     was_training = model.training
     model.eval()
@@ -79,7 +81,8 @@ def token_nll(
             chunk = starts[i : i + batch_size]
             idx = chunk[:, None] + np.arange(seq_len + 1)[None, :]
             window = torch.from_numpy(tokens[idx].astype(np.int64)).to(device)
-            total_batch, n = _window_nll(model, window, device, dtype)
+            scored = None if mask is None else torch.from_numpy(mask[idx[:, 1:]] != 0).to(device)
+            total_batch, n = _window_nll(model, window, device, dtype, scored)
             total += total_batch
             count += n
             if progress is not None:
@@ -88,7 +91,10 @@ def token_nll(
             tail_start = len(eval_windows(tokens, seq_len)) * seq_len
             if len(tokens) - tail_start >= 2:
                 tail = torch.from_numpy(tokens[tail_start:].astype(np.int64)).to(device)[None]
-                total_batch, n = _window_nll(model, tail, device, dtype)
+                scored = None
+                if mask is not None:
+                    scored = torch.from_numpy(mask[tail_start + 1 :] != 0).to(device)[None]
+                total_batch, n = _window_nll(model, tail, device, dtype, scored)
                 total += total_batch
                 count += n
     finally:
@@ -97,15 +103,21 @@ def token_nll(
 
 
 def _window_nll(
-    model: nn.Module, window: torch.Tensor, device: torch.device, dtype: torch.dtype
+    model: nn.Module,
+    window: torch.Tensor,
+    device: torch.device,
+    dtype: torch.dtype,
+    scored: torch.Tensor | None = None,
 ) -> tuple[float, int]:
     x, y = window[:, :-1], window[:, 1:]
+    if scored is not None:
+        y = y.masked_fill(~scored, -100)
     with autocast(device, dtype):
         logits, _ = model(x)
     nll = torch.nn.functional.cross_entropy(
         logits.float().reshape(-1, logits.size(-1)), y.reshape(-1), reduction="sum"
     )
-    return float(nll), y.numel()
+    return float(nll), y.numel() if scored is None else int(scored.sum())
 
 
 def evaluate(

@@ -13,7 +13,7 @@ runs/NAME/
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -132,6 +132,28 @@ class LoadedRun:
         for pieces in self.stream(prompt, num_samples=num_samples, **options):
             texts = [t + p for t, p in zip(texts, pieces, strict=True)]
         return texts[0] if num_samples == 1 else texts
+
+    def generate_instruct(
+        self,
+        words: Iterable[str] | str = (),
+        features: Iterable[str] | str = (),
+        summary: str | None = None,
+        sentence: str | None = None,
+        num_samples: int = 1,
+        **options: Any,
+    ) -> str | list[str]:
+        """A story written to order (TinyStories-Instruct): the prompt is built in the format
+        instruct data is prepared in; returns only the story (a list when num_samples > 1).
+
+        >>> lm.generate_instruct(words=["dog", "ball"], features=["Dialogue"], seed=0)"""
+        from tinylm.data.instruct import make_record, render_prompt
+
+        prompt = render_prompt(make_record(words, features, summary, sentence))
+        texts = [""] * num_samples
+        for pieces in self.stream(prompt, num_samples=num_samples, **options):
+            texts = [t + p for t, p in zip(texts, pieces, strict=True)]
+        stories = [text.strip() for text in texts]
+        return stories[0] if num_samples == 1 else stories
 
 
 def check_run(run_dir: str | Path) -> Path:

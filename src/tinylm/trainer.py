@@ -38,7 +38,7 @@ from tinylm.checkpoint import (
     write_manifest,
 )
 from tinylm.config import ModelConfig, TrainConfig, model_config_from_dict
-from tinylm.data.dataset import BatchSampler, load_meta, open_tokens
+from tinylm.data.dataset import BatchSampler, load_meta, open_mask, open_tokens
 from tinylm.device import autocast, configure_backends, dtype_name, resolve_device, resolve_dtype
 from tinylm.distributed import (
     full_state,
@@ -122,6 +122,8 @@ class Trainer:
         show_progress: bool = True,
         init_from: str | Path | None = None,
     ) -> None:
+        """`init_from`: a model.safetensors whose weights a new run starts from (fine-tuning);
+        ignored when resuming, where the checkpoint holds the weights."""
         self.data_dir = Path(data_dir)
         self.out = Path(out_dir)
         self.dist = init_distributed(train_cfg.device)
@@ -138,15 +140,28 @@ class Trainer:
         self.model_cfg = model_cfg
         self.cfg = train_cfg
         self.faults = Faults()
-        # A resumed or --init-from model keeps its vocabulary (it may be padded past the
-        # tokenizer's, as imported models often are).
-        keep_vocab = self.init_from is not None or self.checkpoint is not None
-        if model_cfg.vocab_size != self.meta.vocab_size and not keep_vocab:
+        if self.init_from is not None and self.meta.vocab_size > model_cfg.vocab_size:
+            raise TinylmError(
+                f"{self.data_dir} has {self.meta.vocab_size} token ids, the model to fine-tune "
+                f"only {model_cfg.vocab_size}; prepare the data with the model's tokenizer.json"
+            )
+        # The vocabulary follows the data's tokenizer, except for a model that already has
+        # weights (fine-tuning, resuming): it may have more rows than the tokenizer has ids.
+        fixed_vocab = self.init_from is not None or self.checkpoint is not None
+        if not fixed_vocab and model_cfg.vocab_size != self.meta.vocab_size:
             self.notes.append(
                 f"vocab_size {self.meta.vocab_size} from the data's tokenizer "
                 f"(the preset suggests {model_cfg.vocab_size})"
             )
             model_cfg.vocab_size = self.meta.vocab_size
+        if self.init_from is not None and self.checkpoint is None:
+            self.notes.append(f"starting from the weights in {self.init_from}")
+        if self.meta.instruct is not None:
+            self.notes.append(
+                "instruct data: loss on the stories only"
+                if train_cfg.loss_mask
+                else "instruct data: loss on every token (--no-mask)"
+            )
         model_cfg.validate()
         train_cfg.validate()
         if train_cfg.max_steps is None and train_cfg.time_budget is None:
@@ -231,6 +246,8 @@ class Trainer:
         self.forward = torch.compile(self.train_module) if cfg.compile else self.train_module
         self.train_tokens = open_tokens(self.meta, "train")
         self.val_tokens = open_tokens(self.meta, "val")
+        self.train_mask = open_mask(self.meta, "train") if cfg.loss_mask else None
+        self.val_mask = open_mask(self.meta, "val") if cfg.loss_mask else None
         self.sampler = BatchSampler(
             self.train_tokens,
             self.model_cfg.max_seq_len,
@@ -238,6 +255,7 @@ class Trainer:
             cfg.seed,
             rank=self.dist.rank,
             world_size=self.dist.world_size,
+            mask=self.train_mask,
         )
         self.step = 0
         self.elapsed = 0.0
@@ -464,6 +482,7 @@ class Trainer:
             # sized by the global batch: 1 or N processes evaluate the same windows
             max_windows=self.cfg.eval_batches * self.cfg.batch_size * self.dist.world_size,
             shard=(self.dist.rank, self.dist.world_size),
+            mask=self.val_mask,
         )
         sums = self.dist.sum(torch.tensor([total, float(count)], dtype=torch.float64))
         return float(sums[0] / max(1.0, float(sums[1])))
@@ -475,7 +494,9 @@ class Trainer:
         options = dict(
             max_new_tokens=self.cfg.sample_tokens, temperature=0.8, top_p=0.95, seed=self.step
         )
-        return str(run.generate(SAMPLE_PROMPTS[lang], **options))
+        # Instruct data: sample with the prompt of a held-out record, in the training format.
+        prompt = (self.meta.instruct or {}).get("sample_prompt") or SAMPLE_PROMPTS[lang]
+        return str(run.generate(prompt, **options))
 
     def _estimate_max_steps(self, budget: float) -> int:
         """Time a few real optimizer-free steps and size the run to fit the budget, so the
@@ -559,9 +580,10 @@ class Trainer:
                         "path": str(self.data_dir.resolve()),
                         "tokenizer_sha256": self.meta.tokenizer_sha256,
                         "train_tokens": len(self.train_tokens),
+                        "instruct": self.meta.instruct is not None,
                     },
                     "parameters": count_parameters(self.model),
-                    **({"init_from": str(self.init_from)} if self.init_from else {}),
+                    **self._init_note(),
                 },
             )
         self._announce(resumed)
@@ -589,6 +611,15 @@ class Trainer:
             elapsed=self.elapsed,
             interrupted=interrupted,
         )
+
+    def _init_note(self) -> dict[str, Any]:
+        """Where a fine-tuned run's first weights came from (kept across resumes)."""
+        if self.init_from is not None:
+            return {"init_from": str(self.init_from.resolve())}
+        if self.checkpoint is not None:
+            previous = read_run_config(self.out).get("init_from")
+            return {"init_from": previous} if previous else {}
+        return {}
 
     def _announce(self, resumed: bool) -> None:
         cfg, m = self.cfg, self.model_cfg
@@ -805,10 +836,15 @@ class Trainer:
         total = torch.zeros((), device=self.device)
         for micro in range(cfg.grad_accum):
             x, y = self.sampler.batch(self.step, micro, cfg.grad_accum)
+            # All prompt, nothing to learn: a mean over no targets is NaN. The forward/backward
+            # still runs (with a zero loss) so data-parallel ranks stay in step.
+            empty = self.train_mask is not None and not bool((y != -100).any())
             x, y = x.to(self.device, non_blocking=True), y.to(self.device, non_blocking=True)
             with gradient_sync(self.train_module, micro == cfg.grad_accum - 1):
                 with autocast(self.device, self.dtype):
-                    _, loss = self.forward(x, y)
+                    logits, loss = self.forward(x, None if empty else y)
+                if empty:
+                    loss = logits.float().sum() * 0.0
                 if micro == 0 and self.faults.fire("nan_loss", self.step + 1):
                     loss = loss * float("nan")
                 self.scaler.scale(loss / cfg.grad_accum).backward()

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -29,6 +30,12 @@ class DataMeta:
     dtype: np.dtype
     tokenizer_sha256: str
     splits: dict[str, dict[str, int]]
+    # TinyStories-Instruct data (`data prepare --instruct`): loss-mask files, sample prompt...
+    instruct: dict[str, Any] | None = None
+
+    @property
+    def has_mask(self) -> bool:
+        return bool(self.instruct and self.instruct.get("loss_mask"))
 
     @property
     def tokenizer_path(self) -> Path:
@@ -61,6 +68,7 @@ def load_meta(data_dir: str | Path) -> DataMeta:
         dtype=np.dtype(meta["dtype"]),
         tokenizer_sha256=meta["tokenizer_sha256"],
         splits=meta["splits"],
+        instruct=meta.get("instruct"),
     )
 
 
@@ -79,8 +87,28 @@ def open_tokens(meta: DataMeta, split: str) -> np.ndarray:
     return np.memmap(path, dtype=meta.dtype, mode="r")
 
 
+def open_mask(meta: DataMeta, split: str) -> np.ndarray | None:
+    """The split's loss mask (uint8, 1 = the token counts as a target), None without one."""
+    if not meta.has_mask:
+        return None
+    assert meta.instruct is not None
+    path = meta.path / meta.instruct["loss_mask"][split]
+    expected = meta.splits[split]["tokens"]
+    if not path.is_file() or path.stat().st_size != expected:
+        raise TinylmError(
+            f"{path} is missing or does not match {split}.bin; the dataset is damaged, "
+            "re-run `tinylm data prepare`"
+        )
+    if expected == 0:
+        return np.zeros(0, dtype=np.uint8)
+    return np.memmap(path, dtype=np.uint8, mode="r")
+
+
 class BatchSampler:
-    """Windows of `seq_len + 1` tokens (inputs and shifted targets) in a seeded per-epoch order."""
+    """Windows of `seq_len + 1` tokens (inputs and shifted targets) in a seeded per-epoch order.
+
+    With a loss `mask` (same length as `tokens`), targets whose mask is 0 become -100, which the
+    model's cross-entropy ignores: instruction tuning learns the story, not the prompt."""
 
     def __init__(
         self,
@@ -90,8 +118,10 @@ class BatchSampler:
         seed: int,
         rank: int = 0,
         world_size: int = 1,
+        mask: np.ndarray | None = None,
     ) -> None:
         self.tokens = tokens
+        self.mask = mask
         self.seq_len = seq_len
         self.batch_size = batch_size
         self.seed = seed
@@ -132,7 +162,11 @@ class BatchSampler:
             starts[i] = order[pos] * self.seq_len + shift
         idx = starts[:, None] + np.arange(self.seq_len + 1)[None, :]
         window = torch.from_numpy(self.tokens[idx].astype(np.int64))
-        return window[:, :-1], window[:, 1:]
+        x, y = window[:, :-1], window[:, 1:]
+        if self.mask is not None:
+            ignored = torch.from_numpy(self.mask[idx[:, 1:]] == 0)
+            y = y.masked_fill(ignored, -100)
+        return x, y
 
 
 def eval_windows(tokens: np.ndarray, seq_len: int, max_windows: int | None = None) -> np.ndarray:

@@ -17,6 +17,15 @@ from pathlib import Path
 
 import numpy as np
 
+from tinylm.data.instruct import (
+    PROMPT_FORMAT,
+    InstructRecord,
+    encode_examples,
+    looks_instruct,
+    read_instruct,
+    render_prompt,
+    render_record,
+)
 from tinylm.data.readers import expand_inputs, read_stories
 from tinylm.errors import TinylmError
 from tinylm.fileio import atomic_write_json, fsync_replace, sha256_file
@@ -43,6 +52,8 @@ class PrepareResult:
     splits: dict[str, SplitStats] = field(default_factory=dict)
     vocab_size: int = 0
     dtype: str = "uint16"
+    instruct: bool = False
+    skipped: int = 0  # instruct records without a story
 
 
 def token_dtype(vocab_size: int) -> np.dtype:
@@ -67,7 +78,12 @@ def prepare(
     field: str | None = None,
     column: str | None = None,
     show_progress: bool = True,
+    instruct: bool | None = None,
 ) -> PrepareResult:
+    """Tokenize stories into flat shards. `instruct` (None: detected from the first file) reads
+    TinyStories-Instruct records instead, renders each in tinylm's instruct format and writes a
+    loss mask beside each shard (train.mask / val.mask: uint8, 1 where the token is part of the
+    story or its EOS), so fine-tuning can learn the stories and not the instructions."""
     if (tokenizer_path is None) == (vocab_size is None):
         raise TinylmError("pass exactly one of --tokenizer FILE or --vocab-size N")
     if not 0 <= val_fraction < 0.5:
@@ -77,11 +93,24 @@ def prepare(
     if out.exists() and not out.is_dir():
         raise TinylmError(f"--out {out} exists and is not a folder")
     out.mkdir(parents=True, exist_ok=True)
+    if instruct is None:
+        instruct = looks_instruct(paths[0], field=field, column=column)
+    skipped = [0]
 
-    def stories() -> Iterator[tuple[int, str]]:
+    def read(path: Path) -> Iterator[str | InstructRecord]:
+        if not instruct:
+            yield from read_stories(path, field=field, column=column)
+            return
+        for record in read_instruct(path, field=field, column=column):
+            if record.story:
+                yield record
+            else:
+                skipped[0] += 1
+
+    def stories() -> Iterator[tuple[int, str | InstructRecord]]:
         index = 0
         for path in paths:
-            for story in read_stories(path, field=field, column=column):
+            for story in read(path):
                 yield index, story
                 index += 1
 
@@ -97,7 +126,7 @@ def prepare(
                 for i, story in stories():
                     bar.advance(1)
                     if not is_val(i, val_fraction):
-                        yield story
+                        yield _text(story)
 
             tokenizer = train_tokenizer(train_texts(), vocab_size, show_progress=False)
     dtype = token_dtype(tokenizer.vocab_size)
@@ -106,13 +135,18 @@ def prepare(
 
     result = PrepareResult(out_dir=out, vocab_size=tokenizer.vocab_size, dtype=dtype.name)
     names = {"train": out / "train.bin", "val": out / "val.bin"}
+    if instruct:
+        names.update({f"{split}.mask": out / f"{split}.mask" for split in ("train", "val")})
     tmp = {split: path.with_name(f".{path.name}.tmp") for split, path in names.items()}
-    stats = {split: SplitStats() for split in names}
+    stats = {split: SplitStats() for split in ("train", "val")}
+    story_tokens = {split: 0 for split in stats}
+    sample_prompt: list[str] = []
     source_stats = []
     total_bytes = sum(p.stat().st_size for p in paths)
     try:
         with contextlib.ExitStack() as stack:
             files = {split: stack.enter_context(open(tmp[split], "wb")) for split in names}
+            skipped[0] = 0  # the tokenizer pass above read the files once already
             bar = stack.enter_context(
                 Progress("tokenizing", total=total_bytes, unit="B", enabled=show_progress)
             )
@@ -123,9 +157,11 @@ def prepare(
             index = 0
             for path in paths:
                 source = {"path": str(path), "sha256": sha256_file(path), "stories": 0}
-                batch: list[tuple[str, str]] = []
-                for story in read_stories(path, field=field, column=column):
+                batch: list[tuple[str, str | InstructRecord]] = []
+                for story in read(path):
                     split = "val" if is_val(index, val_fraction) else "train"
+                    if split == "val" and instruct and not sample_prompt:
+                        sample_prompt.append(render_prompt(story))  # type: ignore[arg-type]
                     batch.append((split, story))
                     index += 1
                     source["stories"] += 1
@@ -133,18 +169,25 @@ def prepare(
                         if pending is not None:
                             bar.advance(pending.result())
                         pending = encoder.submit(
-                            _write_batch, batch, tokenizer, dtype, files, stats
+                            _write_batch, batch, tokenizer, dtype, files, stats, story_tokens
                         )
                         batch = []
                 if batch:
                     if pending is not None:
                         bar.advance(pending.result())
-                    pending = encoder.submit(_write_batch, batch, tokenizer, dtype, files, stats)
+                    pending = encoder.submit(
+                        _write_batch, batch, tokenizer, dtype, files, stats, story_tokens
+                    )
                 source_stats.append(source)
             if pending is not None:
                 bar.advance(pending.result())
             bar.update(completed=total_bytes)
         if stats["train"].stories == 0:
+            if skipped[0]:
+                raise TinylmError(
+                    f"none of the {skipped[0]} instruct records in {', '.join(map(str, paths))} "
+                    "has a story (a 'Story:' field); nothing to train on"
+                )
             raise TinylmError(
                 f"no stories found in {', '.join(map(str, paths))}: the input is empty "
                 "(TinyStories txt separates stories with '<|endoftext|>' lines)"
@@ -156,6 +199,9 @@ def prepare(
         (out / META_NAME).unlink(missing_ok=True)
         for split in names:
             fsync_replace(tmp[split], names[split])
+        if not instruct:  # masks of an earlier instruct preparation would no longer match
+            for split in stats:
+                (out / f"{split}.mask").unlink(missing_ok=True)
     except BaseException:
         for path in tmp.values():
             path.unlink(missing_ok=True)
@@ -163,6 +209,8 @@ def prepare(
 
     tokenizer.save(out / TOKENIZER_NAME)
     result.splits = stats
+    result.instruct = instruct
+    result.skipped = skipped[0]
     meta = {
         "format": FORMAT,
         "version": FORMAT_VERSION,
@@ -176,33 +224,60 @@ def prepare(
         "splits": {k: vars(v) for k, v in stats.items()},
         "sources": source_stats,
     }
+    if instruct:
+        meta["instruct"] = {
+            "prompt_format": PROMPT_FORMAT,
+            "loss_mask": {split: f"{split}.mask" for split in stats},
+            "story_tokens": story_tokens,
+            "skipped_without_story": skipped[0],
+            "sample_prompt": sample_prompt[0] if sample_prompt else None,
+        }
     # meta.json last: its presence is what marks the folder as a complete dataset.
     atomic_write_json(out / META_NAME, meta)
     return result
 
 
+def _text(item: str | InstructRecord) -> str:
+    return item if isinstance(item, str) else render_record(item)
+
+
 def _write_batch(
-    batch: list[tuple[str, str]],
+    batch: list[tuple[str, str | InstructRecord]],
     tokenizer: Tokenizer,
     dtype: np.dtype,
     files: dict,
     stats: dict[str, SplitStats],
+    story_tokens: dict[str, int],
 ) -> int:
-    """Tokenize a batch and append each split's BOS story EOS runs to its shard; returns the
-    bytes of text consumed. Flattening is vectorised: per-token Python work is the cost that
-    dominates a naive `for t in ids` loop."""
-    encoded = tokenizer.encode_batch([story for _, story in batch])  # Rust-parallel
+    """Tokenize a batch and append each split's examples to its shard (and loss mask, for
+    instruct records); returns the bytes of text consumed. Plain stories are framed BOS..EOS
+    vectorised: per-token Python work is the cost that dominates a naive `for t in ids` loop."""
+    items = [item for _, item in batch]
+    masks: list[list[int]] | None = None
+    if isinstance(items[0], InstructRecord):
+        pairs = encode_examples(tokenizer, items)  # type: ignore[arg-type]
+        encoded = [ids for ids, _ in pairs]
+        masks = [mask for _, mask in pairs]
+    else:
+        encoded = tokenizer.encode_batch(items)  # type: ignore[arg-type]  # Rust-parallel
     consumed = 0
     for split in ("train", "val"):
-        rows = [ids for (s, _), ids in zip(batch, encoded, strict=True) if s == split]
+        rows = [i for i, (s, _) in enumerate(batch) if s == split]
         if not rows:
             continue
-        flat = _frame(rows, tokenizer.bos_id, tokenizer.eos_id, dtype)
+        if masks is None:
+            flat = _frame([encoded[i] for i in rows], tokenizer.bos_id, tokenizer.eos_id, dtype)
+        else:
+            chain = itertools.chain.from_iterable
+            flat = np.fromiter(chain(encoded[i] for i in rows), dtype=dtype)
+            mask = np.fromiter(chain(masks[i] for i in rows), dtype=np.uint8)
+            mask.tofile(files[f"{split}.mask"])
+            story_tokens[split] += int(mask.sum())
         flat.tofile(files[split])
         stats[split].stories += len(rows)
         stats[split].tokens += len(flat)
-    for split, story in batch:
-        n = len(story.encode("utf-8"))
+    for split, item in batch:
+        n = len(_text(item).encode("utf-8"))
         stats[split].bytes += n
         consumed += n
     return consumed

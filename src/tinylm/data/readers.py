@@ -138,6 +138,12 @@ def read_stories(
     yield from StoryReader(path, field=field, column=column, errors=errors)
 
 
+def read_separated(path: str | Path) -> Iterator[str]:
+    """The '<|endoftext|>'-separated blocks of a txt file, blank lines kept inside a block
+    (TinyStories-Instruct records have them); a file without separators is one block."""
+    yield from StoryReader(path, separated=True)
+
+
 class StoryReader:
     """Iterate the stories of one file; afterwards `problems` lists the encoding problems met
     (errors="replace") and `records()` also tells whether each story was closed properly."""
@@ -148,8 +154,10 @@ class StoryReader:
         field: str | None = None,
         column: str | None = None,
         errors: Errors = "strict",
+        separated: bool = False,
     ) -> None:
         self.path = Path(path)
+        self.separated = separated  # txt: '<|endoftext|>' blocks even where none is found
         self.field = field
         self.column = column
         if errors not in ("strict", "replace"):
@@ -229,7 +237,7 @@ class StoryReader:
 
     def _read_txt(self) -> Iterator[tuple[str, bool]]:
         """TinyStories layout (stories separated by '<|endoftext|>'), else blank-line blocks."""
-        separator = _contains_separator(self.path)
+        separator = self.separated or _contains_separator(self.path)
         block: list[str] = []
         for line in self._lines():
             if separator:

@@ -19,6 +19,7 @@ from .core import (
     format_instruct,
     generate_stories,
     generate_story,
+    instruct_fields,
     vocabulary,
     write_corpus,
 )
@@ -32,6 +33,7 @@ __all__ = [
     "format_instruct",
     "generate_stories",
     "generate_story",
+    "instruct_fields",
     "vocabulary",
     "write_corpus",
 ]

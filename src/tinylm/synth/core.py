@@ -19,12 +19,16 @@ from pathlib import Path
 from types import ModuleType
 from typing import Literal
 
+from tinylm.data.instruct import FEATURES, FIELD_ORDER, InstructRecord, render_record
+
 from .templates import Draft
 
 Lang = Literal["en", "zh"]
 LANGUAGES: tuple[str, ...] = ("en", "zh")
 STORY_SEPARATOR = "<|endoftext|>"
-FEATURES = ("Dialogue", "BadEnding", "MoralValue", "Twist", "Foreshadowing", "Conflict")
+# Chance that an instruct record shows each of its instruction fields: TinyStories-Instruct
+# gives every story a random subset, so a model learns to follow any combination of them.
+INSTRUCT_KEEP = 0.75
 
 _PLOTS = {"en": "tinylm.synth.plots_en", "zh": "tinylm.synth.plots_zh"}
 _QUOTE = {"en": '"', "zh": "“"}
@@ -145,12 +149,16 @@ def write_corpus(
     n: int,
     seed: int = 0,
     progress: Callable[[int], object] | None = None,
+    instruct: bool = False,
 ) -> int:
     """Write n stories in the TinyStories text format: each story followed by a line
     '<|endoftext|>' (exactly how TinyStories-train.txt is laid out: story text, newline,
     '<|endoftext|>', newline). Write to a temp file in the same folder and os.replace it
     into place so an interrupted run never leaves a half file. `progress`, if given, is a
-    callable(advance: int) called as stories are written. Returns bytes written."""
+    callable(advance: int) called as stories are written. Returns bytes written.
+
+    With `instruct`, each story is a TinyStories-Instruct record instead (`format_instruct`)
+    showing a random subset of its instruction fields (`instruct_fields`)."""
     lang_ = _lang(lang)
     n = _int("n", n, 0)
     seed = _int("seed", seed)
@@ -164,8 +172,14 @@ def write_corpus(
     try:
         with os.fdopen(fd, "wb") as fh:
             batch: list[str] = []
-            for story in generate_stories(lang_, n, seed):  # type: ignore[arg-type]
-                batch.append(f"{story.text}\n{STORY_SEPARATOR}\n")
+            stories = generate_stories(lang_, n, seed)  # type: ignore[arg-type]
+            for index, story in enumerate(stories):
+                if instruct:
+                    fields = instruct_fields(lang_, seed, index)
+                    text = format_instruct(story, lang_, fields)  # type: ignore[arg-type]
+                else:
+                    text = story.text
+                batch.append(f"{text}\n{STORY_SEPARATOR}\n")
                 if len(batch) == chunk:
                     data = "".join(batch).encode("utf-8")
                     fh.write(data)
@@ -197,19 +211,34 @@ def _umask() -> int:
     return mask
 
 
-def format_instruct(story: SynthStory, lang: Lang) -> str:
+def instruct_fields(lang: Lang, seed: int, index: int) -> tuple[str, ...]:
+    """The instruction fields record ``index`` of ``seed`` shows: each of features, words,
+    summary and sentence with probability INSTRUCT_KEEP, from a stream of its own so the story
+    text does not change."""
+    key = f"tinylm.synth/instruct/{_lang(lang)}/{seed}/{index}".encode()
+    rng = random.Random(int.from_bytes(hashlib.blake2b(key, digest_size=16).digest(), "big"))
+    return tuple(name for name in FIELD_ORDER if rng.random() < INSTRUCT_KEEP)
+
+
+def format_instruct(story: SynthStory, lang: Lang, fields: tuple[str, ...] | None = None) -> str:
     """TinyStories-Instruct record: 'Features: Dialogue, Twist\\nWords: dog, run, happy\\n
     Summary: ...\\nRandom sentence: ...\\nStory: \\n<text>' (English field names for both
     languages, as the Chinese instruct datasets keep them).  A story without features has no
-    Features line, as in TinyStories-Instruct."""
+    Features line, as in TinyStories-Instruct.  `fields` (names from
+    ``tinylm.data.instruct.FIELD_ORDER``) limits the instructions shown; the layout itself is
+    tinylm's one instruct format, ``tinylm.data.instruct.render_record``."""
     _lang(lang)
     if not isinstance(story, SynthStory):
         raise ValueError(f"expected a SynthStory, got {type(story).__name__}")
-    lines = []
-    if story.features:
-        lines.append(f"Features: {', '.join(story.features)}")
-    lines.append(f"Words: {', '.join(story.words)}")
-    lines.append(f"Summary: {story.summary}")
-    lines.append(f"Random sentence: {story.sentence}")
-    lines.append(f"Story: \n{story.text}")
-    return "\n".join(lines)
+    shown = FIELD_ORDER if fields is None else fields
+    unknown = [name for name in shown if name not in FIELD_ORDER]
+    if unknown:
+        raise ValueError(f"unknown instruct field {unknown[0]!r}; expected {FIELD_ORDER}")
+    record = InstructRecord(
+        story=story.text,
+        words=story.words if "words" in shown else (),
+        features=story.features if "features" in shown else (),
+        summary=story.summary if "summary" in shown else None,
+        sentence=story.sentence if "sentence" in shown else None,
+    )
+    return render_record(record)
