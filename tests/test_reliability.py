@@ -371,6 +371,11 @@ def test_no_loader_unpickles_what_it_is_given(tmp_path, trained_run, en_data) ->
                     "1",
                 ),
             ]
+        if source == en_data and name == "tokenizer.json":
+            # eval identifies the data's tokenizer by the hash in meta.json and never opens the
+            # file, so it may succeed; training must read it and refuse
+            assert results[0].returncode in (0, 2), results[0].stderr
+            results = results[1:]
         for result in results:
             assert result.returncode == 2, (name, result.stderr)
             assert "Traceback" not in result.stderr
