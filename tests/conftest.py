@@ -50,6 +50,39 @@ def run_cli(
     )
 
 
+def interrupt_run(args: list[str], run_dir: Path, after_step: int, timeout: float = 300) -> str:
+    """Start `tinylm *args` (a training command writing `run_dir`), press Ctrl-C once its
+    metrics.jsonl has reached `after_step`, and return its output; it must exit with 130."""
+    import json
+    import signal
+    import time
+
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tinylm", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+
+    def reached() -> bool:
+        path = run_dir / "metrics.jsonl"
+        for line in path.read_text().splitlines() if path.exists() else []:
+            try:
+                if json.loads(line).get("step", 0) >= after_step:
+                    return True
+            except json.JSONDecodeError:  # a line being written right now
+                continue
+        return False
+
+    deadline = time.time() + timeout
+    while time.time() < deadline and not reached():
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)  # Ctrl-C: finish the step, save, exit
+    out, _ = proc.communicate(timeout=timeout)
+    assert proc.returncode == 130, out
+    return out
+
+
 def first_stories(path: Path, n: int) -> list[str]:
     from tinylm.data.readers import read_stories
 

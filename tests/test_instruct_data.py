@@ -231,6 +231,25 @@ def test_batches_ignore_prompt_targets(instruct_data) -> None:
         assert bool((row_y[~keep] == -100).all())
 
 
+def test_damaged_mask_is_one_line_error(tmp_path, instruct_data) -> None:
+    import shutil
+
+    _, out = instruct_data
+    copy = tmp_path / "d"
+    shutil.copytree(out, copy)
+    size = (copy / "val.mask").stat().st_size
+    with open(copy / "val.mask", "r+b") as f:
+        f.truncate(size - 7)
+    result = run_cli("train", "--instruct", "--data", str(copy), "--preset", "260k",
+                     "--max-steps", "1", "--out", str(tmp_path / "run"))  # fmt: skip
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        f"tinylm: error: {copy / 'val.mask'} has {size - 7} bytes, meta.json says {size}; "
+        "the dataset is damaged, re-run `tinylm data prepare`"
+    ]
+    assert not (tmp_path / "run").exists()
+
+
 def test_prepare_no_instruct_keeps_plain_data_plain(tmp_path, instruct_data, en_tokenizer) -> None:
     source, _ = instruct_data
     out = tmp_path / "plain"

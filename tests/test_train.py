@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import json
-import signal
-import subprocess
-import sys
 import time
 
 import pytest
 import torch
-from conftest import run_cli
+from conftest import interrupt_run, run_cli
 from safetensors import safe_open
 
 from tinylm.config import build_configs
@@ -63,21 +60,7 @@ def _kill_and_resume(tmp_path, data, kill_after_step: int) -> tuple[list, list]:
     done = run_cli(*common, "--out", str(straight))
     assert done.returncode == 0, done.stderr
     stopped = tmp_path / "stopped"
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "tinylm", *common, "--out", str(stopped)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    deadline = time.time() + 120
-    while time.time() < deadline:
-        rows = metrics(stopped) if (stopped / "metrics.jsonl").exists() else []
-        if any(r.get("step", 0) >= kill_after_step for r in rows):
-            break
-        time.sleep(0.05)
-    proc.send_signal(signal.SIGINT)  # Ctrl-C: finish the step, save, exit
-    out, _ = proc.communicate(timeout=120)
-    assert proc.returncode == 130, out
+    out = interrupt_run([*common, "--out", str(stopped)], stopped, kill_after_step)
     assert "--resume" in out
     resumed = run_cli(*common, "--out", str(stopped), "--resume")
     assert resumed.returncode == 0, resumed.stderr

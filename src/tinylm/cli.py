@@ -773,7 +773,12 @@ def build_parser() -> ArgumentParser:
     ev.add_argument("--report", help="instruct: write the Markdown report to this file")
     ev.add_argument("--lang", choices=("en", "zh"), help="instruct: built-in prompts' language")
     ev.add_argument("--max-new-tokens", type=_positive_int, default=300)
-    ev.add_argument("--temperature", type=_float, default=0.8, help="instruct sampling")
+    ev.add_argument(
+        "--temperature",
+        type=_float,
+        default=0.0,
+        help="instruct sampling; 0 (greedy, the default) makes runs differ only by their weights",
+    )
     ev.add_argument("--top-p", type=_float, default=0.95, help="instruct sampling")
     ev.add_argument("--seed", type=int, default=0, help="instruct: prompt i uses seed + i")
     ev.set_defaults(func=cmd_eval)

@@ -258,12 +258,18 @@ def markdown_report(
         names[0] = f"before: {names[0]}"
         names[1] = f"after: {names[1]}"
     header = ["metric", *names] + (["change"] if compare else [])
+    if options.temperature == 0:
+        sampling = f"greedy decoding, at most {options.max_new_tokens} new tokens"
+    else:
+        sampling = (
+            f"sampling: temperature {options.temperature}, top-p {options.top_p}, top-k "
+            f"{options.top_k}, at most {options.max_new_tokens} new tokens, prompt i sampled "
+            f"with seed {options.seed or 0} + i (the same for every run)"
+        )
     lines = [
         "# Instruction following" + (" before and after fine-tuning" if compare else ""),
         "",
-        f"{len(records)} prompts from {source}; sampling: temperature {options.temperature}, "
-        f"top-p {options.top_p}, top-k {options.top_k}, at most {options.max_new_tokens} new "
-        f"tokens, prompt i sampled with seed {options.seed or 0} + i (the same for every run).",
+        f"{len(records)} prompts from {source}; {sampling}.",
         "",
         "| " + " | ".join(header) + " |",
         "|" + "---|" * len(header),

@@ -73,18 +73,7 @@ def load_meta(data_dir: str | Path) -> DataMeta:
 
 
 def open_tokens(meta: DataMeta, split: str) -> np.ndarray:
-    path = meta.path / f"{split}.bin"
-    if not path.is_file():
-        raise TinylmError(f"{path} is missing; re-run `tinylm data prepare`")
-    expected = meta.splits[split]["tokens"] * meta.dtype.itemsize
-    if path.stat().st_size != expected:
-        raise TinylmError(
-            f"{path} has {path.stat().st_size} bytes, meta.json says {expected}; "
-            "the dataset is damaged, re-run `tinylm data prepare`"
-        )
-    if expected == 0:
-        return np.zeros(0, dtype=meta.dtype)
-    return np.memmap(path, dtype=meta.dtype, mode="r")
+    return _open_flat(meta.path / f"{split}.bin", meta.dtype, meta.splits[split]["tokens"])
 
 
 def open_mask(meta: DataMeta, split: str) -> np.ndarray | None:
@@ -93,15 +82,22 @@ def open_mask(meta: DataMeta, split: str) -> np.ndarray | None:
         return None
     assert meta.instruct is not None
     path = meta.path / meta.instruct["loss_mask"][split]
-    expected = meta.splits[split]["tokens"]
-    if not path.is_file() or path.stat().st_size != expected:
+    return _open_flat(path, np.dtype(np.uint8), meta.splits[split]["tokens"])
+
+
+def _open_flat(path: Path, dtype: np.dtype, count: int) -> np.ndarray:
+    """A memory-mapped flat array of `count` items, checked against its expected size."""
+    if not path.is_file():
+        raise TinylmError(f"{path} is missing; re-run `tinylm data prepare`")
+    expected = count * dtype.itemsize
+    if path.stat().st_size != expected:
         raise TinylmError(
-            f"{path} is missing or does not match {split}.bin; the dataset is damaged, "
-            "re-run `tinylm data prepare`"
+            f"{path} has {path.stat().st_size} bytes, meta.json says {expected}; "
+            "the dataset is damaged, re-run `tinylm data prepare`"
         )
     if expected == 0:
-        return np.zeros(0, dtype=np.uint8)
-    return np.memmap(path, dtype=np.uint8, mode="r")
+        return np.zeros(0, dtype=dtype)
+    return np.memmap(path, dtype=dtype, mode="r")
 
 
 class BatchSampler:
