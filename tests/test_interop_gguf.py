@@ -61,7 +61,7 @@ def tinylm_tensors_from_gguf(reader, cfg) -> dict[str, torch.Tensor]:
     }
     out = {}
     for t in reader.tensors:
-        data = torch.from_numpy(np.array(t.data, dtype=np.float32))
+        data = torch.from_numpy(gguf.quants.dequantize(t.data, t.tensor_type).astype(np.float32))
         if t.name in names:
             out[names[t.name]] = data
             continue
@@ -109,16 +109,22 @@ def test_gguf_reads_back_as_the_run(tmp_path, trained_run) -> None:
         assert torch.equal(restored[name], tensor), name
 
 
-def test_gguf_fp16_keeps_norms_in_fp32(tmp_path, trained_run) -> None:
-    reader = export(trained_run, tmp_path / "tiny-f16.gguf", "--dtype", "fp16")
+@pytest.mark.parametrize(
+    ("dtype", "torch_dtype"), [("fp16", torch.float16), ("bf16", torch.bfloat16)]
+)
+def test_gguf_half_precision_keeps_norms_in_fp32(tmp_path, trained_run, dtype, torch_dtype):
+    reader = export(trained_run, tmp_path / f"tiny-{dtype}.gguf", "--dtype", dtype)
     kinds = {t.name: t.tensor_type for t in reader.tensors}
-    assert kinds["blk.0.attn_q.weight"] == gguf.GGMLQuantizationType.F16
+    expected = {"fp16": gguf.GGMLQuantizationType.F16, "bf16": gguf.GGMLQuantizationType.BF16}
+    assert kinds["blk.0.attn_q.weight"] == expected[dtype]
     assert kinds["blk.0.attn_norm.weight"] == gguf.GGMLQuantizationType.F32
     lm = tinylm.load(str(trained_run))
     restored = tinylm_tensors_from_gguf(reader, lm.model_config)
     for name, tensor in lm.model.state_dict().items():
-        if name in restored:
-            assert torch.equal(restored[name], tensor.half().float()), name
+        if name.endswith("norm.weight"):
+            assert torch.equal(restored[name], tensor), name
+        elif name in restored:
+            assert torch.equal(restored[name], tensor.to(torch_dtype).float()), name
 
 
 def test_sentencepiece_vocab_goes_in_as_sentencepiece_wrote_it(tmp_path, stories260k) -> None:
