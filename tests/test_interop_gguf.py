@@ -148,6 +148,13 @@ def test_gguf_export_refuses_other_runs_mistakes(tmp_path) -> None:
     assert_one_line_error(
         run_cli("export", str(tmp_path), "--format", "onnx", "--out", "x"), "invalid choice"
     )
+    # A file format needs a file name, not a folder (checked before the run is read).
+    for fmt in ("gguf", "llama2c"):
+        assert_one_line_error(
+            run_cli("export", str(tmp_path / "nope"), "--format", fmt, "--out", str(tmp_path)),
+            "is a folder",
+            "export writes one file",
+        )
 
 
 # -- llama.cpp itself ---------------------------------------------------------------------------
