@@ -127,6 +127,47 @@ def test_gguf_half_precision_keeps_norms_in_fp32(tmp_path, trained_run, dtype, t
             assert torch.equal(restored[name], tensor.to(torch_dtype).float()), name
 
 
+def transformers_from_gguf(path):
+    """transformers' own GGUF reader: an independent check of the tensor names, the metadata
+    and the q/k permutation (it undoes llama.cpp's interleaving its own way)."""
+    transformers = pytest.importorskip("transformers")
+    pytest.importorskip("accelerate", reason="transformers reads GGUF files only with accelerate")
+    return transformers.AutoModelForCausalLM.from_pretrained(
+        str(path.parent), gguf_file=path.name, dtype=torch.float32
+    )
+
+
+def test_transformers_reads_the_gguf_as_the_run(tmp_path, trained_run, tinystories_v2) -> None:
+    path = tmp_path / "tiny.gguf"
+    export(trained_run, path)
+    model = transformers_from_gguf(path)
+    lm = tinylm.load(str(trained_run))
+    cfg = lm.model_config
+    assert (model.config.num_hidden_layers, model.config.num_key_value_heads) == (
+        cfg.n_layers,
+        cfg.n_kv_heads,
+    )
+    rows = [lm.tokenizer.encode(s, bos=True)[:100] for s in first_stories(tinystories_v2, 4)]
+    ids = torch.tensor([r for r in rows if len(r) == 100])
+    with torch.no_grad():
+        ours, _ = lm.model(ids)
+        theirs = model(ids).logits
+    torch.testing.assert_close(theirs, ours, atol=1e-5, rtol=0)
+
+
+def test_transformers_from_gguf_writes_llama2cs_story(tmp_path, stories260k) -> None:
+    """llama2.c -> tinylm -> GGUF -> transformers: still run.c's greedy story, byte for byte."""
+    path = tmp_path / "s.gguf"
+    export(stories260k, path)
+    model = transformers_from_gguf(path)
+    ids = model.generate(
+        torch.tensor([[1]]), max_new_tokens=200, do_sample=False, eos_token_id=[2, 1]
+    )
+    text = tinylm.load(str(stories260k)).tokenizer.decode(ids[0, 1:].tolist())
+    golden = shared_file("llama2c/stories260K-greedy-200.txt").read_text(encoding="utf-8")
+    assert text + "\n" == golden
+
+
 def test_sentencepiece_vocab_goes_in_as_sentencepiece_wrote_it(tmp_path, stories260k) -> None:
     """For a converted .model the GGUF vocabulary is the original one, pieces and scores, as
     llama.cpp's convert_hf_to_gguf.py would write it from tokenizer.model."""
