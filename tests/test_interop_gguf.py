@@ -61,7 +61,7 @@ def tinylm_tensors_from_gguf(reader, cfg) -> dict[str, torch.Tensor]:
     }
     out = {}
     for t in reader.tensors:
-        data = torch.from_numpy(np.array(t.data, dtype=np.float32))
+        data = torch.from_numpy(gguf.quants.dequantize(t.data, t.tensor_type).astype(np.float32))
         if t.name in names:
             out[names[t.name]] = data
             continue
@@ -109,16 +109,63 @@ def test_gguf_reads_back_as_the_run(tmp_path, trained_run) -> None:
         assert torch.equal(restored[name], tensor), name
 
 
-def test_gguf_fp16_keeps_norms_in_fp32(tmp_path, trained_run) -> None:
-    reader = export(trained_run, tmp_path / "tiny-f16.gguf", "--dtype", "fp16")
+@pytest.mark.parametrize(
+    ("dtype", "torch_dtype"), [("fp16", torch.float16), ("bf16", torch.bfloat16)]
+)
+def test_gguf_half_precision_keeps_norms_in_fp32(tmp_path, trained_run, dtype, torch_dtype):
+    reader = export(trained_run, tmp_path / f"tiny-{dtype}.gguf", "--dtype", dtype)
     kinds = {t.name: t.tensor_type for t in reader.tensors}
-    assert kinds["blk.0.attn_q.weight"] == gguf.GGMLQuantizationType.F16
+    expected = {"fp16": gguf.GGMLQuantizationType.F16, "bf16": gguf.GGMLQuantizationType.BF16}
+    assert kinds["blk.0.attn_q.weight"] == expected[dtype]
     assert kinds["blk.0.attn_norm.weight"] == gguf.GGMLQuantizationType.F32
     lm = tinylm.load(str(trained_run))
     restored = tinylm_tensors_from_gguf(reader, lm.model_config)
     for name, tensor in lm.model.state_dict().items():
-        if name in restored:
-            assert torch.equal(restored[name], tensor.half().float()), name
+        if name.endswith("norm.weight"):
+            assert torch.equal(restored[name], tensor), name
+        elif name in restored:
+            assert torch.equal(restored[name], tensor.to(torch_dtype).float()), name
+
+
+def transformers_from_gguf(path):
+    """transformers' own GGUF reader: an independent check of the tensor names, the metadata
+    and the q/k permutation (it undoes llama.cpp's interleaving its own way)."""
+    transformers = pytest.importorskip("transformers")
+    pytest.importorskip("accelerate", reason="transformers reads GGUF files only with accelerate")
+    return transformers.AutoModelForCausalLM.from_pretrained(
+        str(path.parent), gguf_file=path.name, dtype=torch.float32
+    )
+
+
+def test_transformers_reads_the_gguf_as_the_run(tmp_path, trained_run, tinystories_v2) -> None:
+    path = tmp_path / "tiny.gguf"
+    export(trained_run, path)
+    model = transformers_from_gguf(path)
+    lm = tinylm.load(str(trained_run))
+    cfg = lm.model_config
+    assert (model.config.num_hidden_layers, model.config.num_key_value_heads) == (
+        cfg.n_layers,
+        cfg.n_kv_heads,
+    )
+    rows = [lm.tokenizer.encode(s, bos=True)[:100] for s in first_stories(tinystories_v2, 4)]
+    ids = torch.tensor([r for r in rows if len(r) == 100])
+    with torch.no_grad():
+        ours, _ = lm.model(ids)
+        theirs = model(ids).logits
+    torch.testing.assert_close(theirs, ours, atol=1e-5, rtol=0)
+
+
+def test_transformers_from_gguf_writes_llama2cs_story(tmp_path, stories260k) -> None:
+    """llama2.c -> tinylm -> GGUF -> transformers: still run.c's greedy story, byte for byte."""
+    path = tmp_path / "s.gguf"
+    export(stories260k, path)
+    model = transformers_from_gguf(path)
+    ids = model.generate(
+        torch.tensor([[1]]), max_new_tokens=200, do_sample=False, eos_token_id=[2, 1]
+    )
+    text = tinylm.load(str(stories260k)).tokenizer.decode(ids[0, 1:].tolist())
+    golden = shared_file("llama2c/stories260K-greedy-200.txt").read_text(encoding="utf-8")
+    assert text + "\n" == golden
 
 
 def test_sentencepiece_vocab_goes_in_as_sentencepiece_wrote_it(tmp_path, stories260k) -> None:
@@ -142,6 +189,13 @@ def test_gguf_export_refuses_other_runs_mistakes(tmp_path) -> None:
     assert_one_line_error(
         run_cli("export", str(tmp_path), "--format", "onnx", "--out", "x"), "invalid choice"
     )
+    # A file format needs a file name, not a folder (checked before the run is read).
+    for fmt in ("gguf", "llama2c"):
+        assert_one_line_error(
+            run_cli("export", str(tmp_path / "nope"), "--format", fmt, "--out", str(tmp_path)),
+            "is a folder",
+            "export writes one file",
+        )
 
 
 # -- llama.cpp itself ---------------------------------------------------------------------------

@@ -19,8 +19,14 @@ def _size(path: Path) -> str:
 def export_run(
     run_dir: str, fmt: str, out: str, dtype: str = "fp32", tokenizer_out: str | None = None
 ) -> list[str]:
-    run = load_run(run_dir)
     out_path = Path(out)
+    if fmt in ("llama2c", "gguf") and out_path.is_dir():
+        example = out_path / ("model.bin" if fmt == "llama2c" else "model.gguf")
+        raise TinylmError(
+            f"--out {out_path} is a folder; {FORMAT_NAMES[fmt]} export writes one file "
+            f"(e.g. --out {example})"
+        )
+    run = load_run(run_dir)
     if fmt == "hf":
         from tinylm.interop.hf import export_hf
 
