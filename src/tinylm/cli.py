@@ -88,6 +88,7 @@ def cmd_data_prepare(args: argparse.Namespace) -> None:
         val_fraction=args.val_fraction,
         field=args.field,
         column=args.column,
+        byte_level=args.bytes,
     )
     train, val = result.splits["train"], result.splits["val"]
     print(
@@ -277,6 +278,9 @@ def build_parser() -> ArgumentParser:
     prep.add_argument("--out", required=True, help="output data folder")
     prep.add_argument("--tokenizer", help="an existing tokenizer.json")
     prep.add_argument("--vocab-size", type=_positive_int, help="train a tokenizer of this size")
+    prep.add_argument(
+        "--bytes", action="store_true", help="byte shards, no tokenizer (for --arch megabyte)"
+    )
     prep.add_argument("--val-fraction", type=_float, default=0.05)
     prep.add_argument("--field", help="JSON field holding the text (default: detected)")
     prep.add_argument("--column", help="CSV column holding the text (default: detected)")

@@ -20,7 +20,7 @@ from tinylm.data.readers import expand_inputs, read_stories
 from tinylm.errors import TinylmError
 from tinylm.fileio import atomic_write_json, fsync_replace
 from tinylm.progress import Progress
-from tinylm.tokenizer import Tokenizer, train_tokenizer
+from tinylm.tokenizer import Tokenizer, byte_tokenizer, train_tokenizer
 
 META_NAME = "meta.json"
 TOKENIZER_NAME = "tokenizer.json"
@@ -74,9 +74,13 @@ def prepare(
     field: str | None = None,
     column: str | None = None,
     show_progress: bool = True,
+    byte_level: bool = False,
 ) -> PrepareResult:
-    if (tokenizer_path is None) == (vocab_size is None):
-        raise TinylmError("pass exactly one of --tokenizer FILE or --vocab-size N")
+    """`byte_level`: byte shards (vocab 260, no trained tokenizer) for byte-level models."""
+    if sum((tokenizer_path is not None, vocab_size is not None, byte_level)) != 1:
+        raise TinylmError(
+            "pass exactly one of --tokenizer FILE or --vocab-size N (or --bytes for byte shards)"
+        )
     if not 0 <= val_fraction < 0.5:
         raise TinylmError(f"--val-fraction must be in [0, 0.5), got {val_fraction}")
     paths = expand_inputs(inputs)
@@ -94,6 +98,8 @@ def prepare(
 
     if tokenizer_path is not None:
         tokenizer = Tokenizer.load(tokenizer_path)
+    elif byte_level:
+        tokenizer = byte_tokenizer()
     else:
         # Train on the training split only: validation text must stay unseen, tokenizer included.
         with Progress(
