@@ -218,8 +218,8 @@ def cmd_presets(args: argparse.Namespace) -> None:
     from tinylm.models import build_model, count_parameters
 
     print(
-        f"{'preset':<9} {'params':>8} {'dim':>5} {'layers':>6} {'heads':>5} {'kv':>3} "
-        f"{'vocab':>6} {'context':>7}  description"
+        f"{'preset':<12} {'arch':<8} {'params':>8} {'dim':>5} {'layers':>6} {'heads':>5} "
+        f"{'kv':>3} {'vocab':>6} {'context':>7}  description"
     )
     for name, p in PRESETS.items():
         cfg = ModelConfig(**p.model)
@@ -227,9 +227,10 @@ def cmd_presets(args: argparse.Namespace) -> None:
 
         with torch.device("meta"):
             params = count_parameters(build_model(cfg))
+        heads, kv = (cfg.n_heads, cfg.n_kv_heads) if cfg.n_heads else ("-", "-")
         print(
-            f"{name:<9} {params / 1e6:>7.2f}M {cfg.dim:>5} {cfg.n_layers:>6} {cfg.n_heads:>5} "
-            f"{cfg.n_kv_heads:>3} {cfg.vocab_size:>6} {cfg.max_seq_len:>7}  {p.description}"
+            f"{name:<12} {cfg.arch:<8} {params / 1e6:>7.2f}M {cfg.dim:>5} {cfg.n_layers:>6} "
+            f"{heads:>5} {kv:>3} {cfg.vocab_size:>6} {cfg.max_seq_len:>7}  {p.description}"
         )
 
 
@@ -303,7 +304,7 @@ def build_parser() -> ArgumentParser:
     train.add_argument("--out", required=True, help="run folder to write")
     train.add_argument("--preset", help="model preset (see `tinylm presets`)")
     train.add_argument("--config", help="TOML file with [model] and [train] tables")
-    train.add_argument("--arch", help="model family (llama)")
+    train.add_argument("--arch", help="model family: llama, rnn or megabyte")
     train.add_argument("--max-steps", type=_positive_int)
     train.add_argument("--time-budget", help="train for this long, e.g. 90s, 10m, 2h")
     train.add_argument("--batch-size", type=_positive_int)

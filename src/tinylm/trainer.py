@@ -38,7 +38,7 @@ from tinylm.device import autocast, configure_backends, dtype_name, resolve_devi
 from tinylm.errors import TinylmError
 from tinylm.evaluate import token_nll
 from tinylm.fileio import atomic_open
-from tinylm.models import build_model, count_parameters
+from tinylm.models import build_model, check_tokenizer_fits, count_parameters
 from tinylm.plots import plot_losses
 from tinylm.progress import Progress, console, format_duration
 from tinylm.run import (
@@ -106,6 +106,7 @@ class Trainer:
             )
             model_cfg.vocab_size = self.meta.vocab_size
         model_cfg.validate()
+        check_tokenizer_fits(model_cfg, self.tokenizer, self.data_dir)
         train_cfg.validate()
         if train_cfg.max_steps is None and train_cfg.time_budget is None:
             raise TinylmError("say how long to train: --max-steps N or --time-budget 10m")
@@ -390,9 +391,8 @@ class Trainer:
         params = count_parameters(self.model)
         what = f"resuming {self.out} at step {self.step}" if resumed else f"training {self.out}"
         console.print(
-            f"{what}: {params / 1e6:.2f}M parameters (dim {m.dim}, {m.n_layers} layers, "
-            f"{m.n_heads} heads, {m.n_kv_heads} kv heads, vocab {m.vocab_size}, context "
-            f"{m.max_seq_len}) on {self.device.type} {dtype_name(self.dtype)}"
+            f"{what}: {params / 1e6:.2f}M parameters ({m.describe()}) on {self.device.type} "
+            f"{dtype_name(self.dtype)}"
             f"{' compiled' if cfg.compile else ''}; {self.max_steps} steps of "
             f"{tokens_per_step:,} tokens ({cfg.batch_size} x {cfg.grad_accum} x {m.max_seq_len}), "
             f"{len(self.train_tokens):,} training tokens",
