@@ -153,6 +153,11 @@ def cmd_train(args: argparse.Namespace) -> None:
     )
     if args.time_budget is not None and args.max_steps is None:
         train_cfg.max_steps = None
+    if args.resume and (args.arch or args.preset):
+        from tinylm.run import check_resume_arch
+
+        asked_by = f"--arch {args.arch}" if args.arch else f"--preset {args.preset}"
+        check_resume_arch(args.out, model_cfg.arch, asked_by)
     overrides = {k: v for k, v in flag_train.items() if v is not None}
     trainer = Trainer(
         args.data, args.out, model_cfg, train_cfg, resume=args.resume, train_overrides=overrides
