@@ -134,7 +134,9 @@ class Megabyte(nn.Module):
     def _patch_vectors(self, byte_ids: torch.Tensor) -> torch.Tensor:
         """[B, n*P] byte ids -> [B, n, dim] concatenated byte embeddings."""
         B, T = byte_ids.shape
-        return self.global_model.embed_tokens(byte_ids).view(B, T // self.patch_size, -1)
+        return self.global_model.embed_tokens(byte_ids).view(
+            B, T // self.patch_size, self.config.dim
+        )
 
     def _local(
         self, byte_ids: torch.Tensor, context: torch.Tensor, cache: KVCache | None, start: int
@@ -209,9 +211,9 @@ class Megabyte(nn.Module):
         # Global step for every patch whose first byte arrives now, batched in one call.
         first, stop = -(-start // P), -(-end // P)
         if stop > first:
-            prev = cache.tokens[:, max(0, first - 1) * P : (stop - 1) * P]
+            prev = cache.tokens[:, max(0, first - 1) * P : (stop - 1) * P]  # [B, <= n*P]
             inputs = self._patch_vectors(prev)
-            if first == 0:
+            if first == 0:  # patch 0 reads the start vector (alone for a prompt of <= P bytes)
                 begin = self.global_model.start_patch.to(inputs.dtype).expand(B, 1, -1)
                 inputs = torch.cat([begin, inputs], dim=1)
             context = self._global(inputs, cache.global_kv, first)
