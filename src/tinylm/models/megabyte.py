@@ -27,7 +27,15 @@ import torch.nn.functional as F
 from torch import nn
 
 from tinylm.config import ModelConfig
-from tinylm.models.llama import DecoderLayer, KVCache, Llama, LlamaBody, RMSNorm, rope_tables
+from tinylm.models.llama import (
+    DecoderLayer,
+    KVCache,
+    Llama,
+    LlamaBody,
+    RMSNorm,
+    lm_head_and_loss,
+    rope_tables,
+)
 
 
 def stack_config(cfg: ModelConfig, level: str) -> ModelConfig:
@@ -170,20 +178,12 @@ class Megabyte(nn.Module):
                 f"{self.config.max_seq_len}"
             )
         if cache is not None:
+            # already only the last position with `last_only`
             x = self._forward_cached(idx, cache, start, last_only)
-        else:
-            if start != 0:
-                raise ValueError("megabyte without a cache starts at position 0")
-            x = self._forward_full(idx)
-            if last_only and targets is None:
-                x = x[:, -1:]
-        logits = self.lm_head(x)
-        if targets is None:
-            return logits, None
-        loss = F.cross_entropy(
-            logits.float().view(-1, logits.size(-1)), targets.reshape(-1), ignore_index=-100
-        )
-        return logits, loss
+            return lm_head_and_loss(self.lm_head, x, targets, last_only=False)
+        if start != 0:
+            raise ValueError("megabyte without a cache starts at position 0")
+        return lm_head_and_loss(self.lm_head, self._forward_full(idx), targets, last_only)
 
     def _forward_full(self, idx: torch.Tensor) -> torch.Tensor:
         B, T = idx.shape

@@ -20,10 +20,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from tinylm.config import ModelConfig
+from tinylm.models.llama import lm_head_and_loss
 
 
 @dataclass
@@ -96,16 +96,7 @@ class RNNLM(nn.Module):
         if cache is not None:
             cache.hidden = hidden
             cache.length += idx.shape[1]
-        x = self.drop(x)
-        if targets is not None:
-            logits = self.lm_head(x)
-            loss = F.cross_entropy(
-                logits.float().view(-1, logits.size(-1)), targets.reshape(-1), ignore_index=-100
-            )
-            return logits, loss
-        if last_only:
-            x = x[:, -1:, :]
-        return self.lm_head(x), None
+        return lm_head_and_loss(self.lm_head, self.drop(x), targets, last_only)
 
     def make_cache(self, batch_size: int) -> RNNState:
         return RNNState()
