@@ -25,6 +25,7 @@ import tempfile
 from pathlib import Path
 
 import matplotlib
+import numpy as np
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
@@ -75,11 +76,18 @@ def run_family(
         *batch,
     )
     scores = json.loads(tinylm("eval", str(out), "--data", str(data), "--json").splitlines()[-1])
-    rows = [r for r in read_metrics(out / "metrics.jsonl") if "train_loss" in r]
+    metrics = read_metrics(out / "metrics.jsonl")
+    rows = [r for r in metrics if "train_loss" in r]
+    # Wall-clock is logged every few steps; steps in between are placed by interpolation.
+    clock = [(0, 0.0)] + [(r["step"], r["elapsed"]) for r in metrics if "tokens_per_s" in r]
+    (s0, t0), (s1, t1) = clock[-2:]
+    if rows[-1]["step"] > s1:  # the steps after the last log, at the last logged pace
+        clock.append((rows[-1]["step"], t1 + (rows[-1]["step"] - s1) * (t1 - t0) / (s1 - s0)))
+    elapsed = np.interp([r["step"] for r in rows], *zip(*clock, strict=True))
     to_bpb = 1 / (math.log(2) * bytes_per_token(data, "train"))
     lm = load(str(out))
     sample = lm.generate("Once upon a time", max_new_tokens=300, temperature=0.8, top_k=40, seed=0)
-    tokens_per_s = sorted(r["tokens_per_s"] for r in rows)[len(rows) // 2]  # median step
+    tokens_per_s = rows[-1]["tokens"] / elapsed[-1]
     return {
         "family": family,
         "preset": preset,
@@ -89,7 +97,7 @@ def run_family(
         "bytes_per_s": tokens_per_s * bytes_per_token(data, "train"),
         "val_bpb": scores["bits_per_byte"],
         "sample": " ".join(sample.split())[:160],
-        "curve": [(r["elapsed"], r["train_loss"] * to_bpb) for r in rows],
+        "curve": [(t, r["train_loss"] * to_bpb) for t, r in zip(elapsed, rows, strict=True)],
     }
 
 
