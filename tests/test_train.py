@@ -38,14 +38,16 @@ def test_training_on_real_tinystories_lowers_validation_loss(trained_run) -> Non
     assert sorted(p.name for p in (trained_run / "checkpoints").iterdir()) == ["step-00000150"]
 
 
-def _kill_and_resume(tmp_path, data, kill_after_step: int) -> tuple[list, list]:
+def _kill_and_resume(
+    tmp_path, data, kill_after_step: int, train_args=SMALL, model_toml="max_seq_len = 64\n"
+) -> tuple[list, list]:
     config = tmp_path / "short.toml"
-    config.write_text("[model]\nmax_seq_len = 64\n[train]\neval_batches = 4\n")
+    config.write_text(f"[model]\n{model_toml}[train]\neval_batches = 4\n")
     common = [
         "train",
         "--data",
         str(data),
-        *SMALL,
+        *train_args,
         "--config",
         str(config),
         "--max-steps",
@@ -69,6 +71,10 @@ def _kill_and_resume(tmp_path, data, kill_after_step: int) -> tuple[list, list]:
 
 def test_stop_and_resume_gives_the_same_loss_curve(tmp_path, en_data) -> None:
     straight, stopped = _kill_and_resume(tmp_path, en_data, kill_after_step=13)
+    _assert_resumed_exactly(tmp_path, straight, stopped)
+
+
+def _assert_resumed_exactly(tmp_path, straight: list, stopped: list) -> None:
     strip = lambda rows: [  # noqa: E731
         {k: v for k, v in r.items() if k not in ("elapsed", "tokens_per_s")}
         for r in rows

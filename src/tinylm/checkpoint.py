@@ -58,10 +58,16 @@ def save_tensors(
         raise
 
 
+def _model_arch(model: nn.Module) -> str | None:
+    return getattr(getattr(model, "config", None), "arch", None)
+
+
 def save_model(path: str | Path, model: nn.Module, metadata: dict[str, str] | None = None) -> None:
     tied = getattr(getattr(model, "config", None), "tie_embeddings", False)
     tensors = model_tensors(model.state_dict(), tied)
-    save_tensors(path, tensors, {"format": "pt", **(metadata or {})})
+    # The family travels with the weights, so another family's run can name the mismatch.
+    arch = {"arch": _model_arch(model)} if _model_arch(model) else {}
+    save_tensors(path, tensors, {"format": "pt", **arch, **(metadata or {})})
 
 
 def read_tensors(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
@@ -109,6 +115,12 @@ def check_model_tensors(
 def load_model_weights(path: str | Path, model: nn.Module) -> dict[str, str]:
     """Load weights into `model`, refusing a checkpoint of another shape with one clear line."""
     tensors, metadata = read_tensors(path)
+    saved_arch, arch = metadata.get("arch"), _model_arch(model)
+    if saved_arch and arch and saved_arch != arch:
+        raise TinylmError(
+            f"{path} holds weights of arch {saved_arch} but the config is for {arch}; "
+            "the checkpoint belongs to another run"
+        )
     tied = getattr(getattr(model, "config", None), "tie_embeddings", False)
     check_model_tensors(path, tensors, model.state_dict(), tied)
     if tied:

@@ -91,6 +91,7 @@ def cmd_data_prepare(args: argparse.Namespace) -> None:
         field=args.field,
         column=args.column,
         instruct=args.instruct,
+        byte_level=args.bytes,
     )
     train, val = result.splits["train"], result.splits["val"]
     print(
@@ -263,6 +264,11 @@ def cmd_train(args: argparse.Namespace) -> None:
     )
     if args.time_budget is not None and args.max_steps is None:
         train_cfg.max_steps = None
+    if args.resume and (args.arch or args.preset):
+        from tinylm.run import check_resume_arch
+
+        asked_by = f"--arch {args.arch}" if args.arch else f"--preset {args.preset}"
+        check_resume_arch(args.out, model_cfg.arch, asked_by)
     overrides = {k: v for k, v in flag_train.items() if v is not None}
     trainer = Trainer(
         args.data,
@@ -453,8 +459,8 @@ def cmd_presets(args: argparse.Namespace) -> None:
     from tinylm.models import build_model, count_parameters
 
     print(
-        f"{'preset':<9} {'params':>8} {'dim':>5} {'layers':>6} {'heads':>5} {'kv':>3} "
-        f"{'vocab':>6} {'context':>7}  description"
+        f"{'preset':<12} {'arch':<8} {'params':>8} {'dim':>5} {'layers':>6} {'heads':>5} "
+        f"{'kv':>3} {'vocab':>6} {'context':>7}  description"
     )
     for name, p in PRESETS.items():
         cfg = ModelConfig(**p.model)
@@ -462,9 +468,10 @@ def cmd_presets(args: argparse.Namespace) -> None:
 
         with torch.device("meta"):
             params = count_parameters(build_model(cfg))
+        heads, kv = (cfg.n_heads, cfg.n_kv_heads) if cfg.n_heads else ("-", "-")
         print(
-            f"{name:<9} {params / 1e6:>7.2f}M {cfg.dim:>5} {cfg.n_layers:>6} {cfg.n_heads:>5} "
-            f"{cfg.n_kv_heads:>3} {cfg.vocab_size:>6} {cfg.max_seq_len:>7}  {p.description}"
+            f"{name:<12} {cfg.arch:<8} {params / 1e6:>7.2f}M {cfg.dim:>5} {cfg.n_layers:>6} "
+            f"{heads:>5} {kv:>3} {cfg.vocab_size:>6} {cfg.max_seq_len:>7}  {p.description}"
         )
 
 
@@ -579,6 +586,9 @@ def build_parser() -> ArgumentParser:
     prep.add_argument("--out", required=True, help="output data folder")
     prep.add_argument("--tokenizer", help="an existing tokenizer.json")
     prep.add_argument("--vocab-size", type=_positive_int, help="train a tokenizer of this size")
+    prep.add_argument(
+        "--bytes", action="store_true", help="byte shards, no tokenizer (for --arch megabyte)"
+    )
     prep.add_argument("--val-fraction", type=_float, default=0.05)
     prep.add_argument("--field", help="JSON field holding the text (default: detected)")
     prep.add_argument("--column", help="CSV column holding the text (default: detected)")
@@ -664,7 +674,7 @@ def build_parser() -> ArgumentParser:
     train.add_argument("--out", required=True, help="run folder to write")
     train.add_argument("--preset", help="model preset (see `tinylm presets`)")
     train.add_argument("--config", help="TOML file with [model] and [train] tables")
-    train.add_argument("--arch", help="model family (llama)")
+    train.add_argument("--arch", help="model family: llama, rnn or megabyte")
     train.add_argument("--max-steps", type=_positive_int)
     train.add_argument("--time-budget", help="train for this long, e.g. 90s, 10m, 2h")
     train.add_argument("--batch-size", type=_positive_int)

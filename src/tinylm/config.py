@@ -13,7 +13,59 @@ from typing import Any
 
 from tinylm.errors import TinylmError, did_you_mean
 
-ARCHES = ("llama",)
+ARCHES = ("llama", "rnn", "megabyte")
+RNN_CELLS = ("lstm", "gru")
+
+# Which fields each family reads. A field set for a family that does not read it is an error,
+# never silently ignored; family-specific fields default to None and get their family's default
+# in __post_init__ (ARCH_DEFAULTS), so a llama config.json written before the families existed
+# loads unchanged.
+_COMMON_FIELDS = (
+    "arch",
+    "dim",
+    "n_layers",
+    "vocab_size",
+    "max_seq_len",
+    "tie_embeddings",
+    "dropout",
+)
+_TRANSFORMER_FIELDS = (
+    "n_heads",
+    "n_kv_heads",
+    "hidden_dim",
+    "multiple_of",
+    "norm_eps",
+    "rope_theta",
+)
+ARCH_FIELDS: dict[str, tuple[str, ...]] = {
+    "llama": (*_COMMON_FIELDS, *_TRANSFORMER_FIELDS),
+    "rnn": (*_COMMON_FIELDS, "rnn_cell"),
+    # The global transformer uses the llama fields; the local one local_*.
+    "megabyte": (
+        *_COMMON_FIELDS,
+        *_TRANSFORMER_FIELDS,
+        "patch_size",
+        "local_dim",
+        "local_layers",
+        "local_heads",
+    ),
+}
+_TRANSFORMER_DEFAULTS: dict[str, Any] = dict(
+    n_heads=6, multiple_of=32, norm_eps=1e-5, rope_theta=10000.0
+)
+ARCH_DEFAULTS: dict[str, dict[str, Any]] = {
+    "llama": _TRANSFORMER_DEFAULTS,
+    "rnn": dict(rnn_cell="lstm"),
+    "megabyte": dict(
+        _TRANSFORMER_DEFAULTS, patch_size=4, local_dim=128, local_layers=2, local_heads=4
+    ),
+}
+
+
+def swiglu_hidden_dim(dim: int, multiple_of: int) -> int:
+    """llama2.c's rule: 2/3 of 4*dim, rounded up to a multiple of `multiple_of`."""
+    hidden = int(2 * (4 * dim) / 3)
+    return multiple_of * ((hidden + multiple_of - 1) // multiple_of)
 
 
 @dataclass
@@ -21,29 +73,53 @@ class ModelConfig:
     arch: str = "llama"
     dim: int = 288
     n_layers: int = 6
-    n_heads: int = 6
+    n_heads: int | None = None  # None: 6 (transformers; does not apply to rnn)
     n_kv_heads: int | None = None  # None: same as n_heads (plain multi-head attention)
     vocab_size: int = 32000
     hidden_dim: int | None = None  # None: llama2.c's rule, 2/3 of 4*dim rounded up to multiple_of
-    multiple_of: int = 32
+    multiple_of: int | None = None  # None: 32
     max_seq_len: int = 256
-    norm_eps: float = 1e-5
-    rope_theta: float = 10000.0
+    norm_eps: float | None = None  # None: 1e-5
+    rope_theta: float | None = None  # None: 10000
     tie_embeddings: bool = True
     dropout: float = 0.0
+    # rnn: the recurrent cell, lstm or gru
+    rnn_cell: str | None = None
+    # megabyte: bytes per patch, and the width / depth / heads of the local (in-patch) model
+    patch_size: int | None = None
+    local_dim: int | None = None
+    local_layers: int | None = None
+    local_heads: int | None = None
 
     def __post_init__(self) -> None:
-        if self.n_kv_heads is None:
-            self.n_kv_heads = self.n_heads
-        if self.hidden_dim is None:
-            hidden = int(2 * (4 * self.dim) / 3)
-            self.hidden_dim = self.multiple_of * (
-                (hidden + self.multiple_of - 1) // self.multiple_of
-            )
+        for name, value in ARCH_DEFAULTS.get(self.arch, {}).items():
+            if getattr(self, name) is None:
+                setattr(self, name, value)
+        if self.arch in ("llama", "megabyte"):
+            if self.n_kv_heads is None:
+                self.n_kv_heads = self.n_heads
+            if self.hidden_dim is None:
+                self.hidden_dim = swiglu_hidden_dim(self.dim, self.multiple_of)
 
     @property
     def head_dim(self) -> int:
         return self.dim // self.n_heads
+
+    def describe(self) -> str:
+        """The shape in one phrase, for logs: what `tinylm train` announces."""
+        tail = f"vocab {self.vocab_size}, context {self.max_seq_len}"
+        if self.arch == "rnn":
+            return f"{self.rnn_cell.upper()}, dim {self.dim}, {self.n_layers} layers, {tail}"
+        shape = (
+            f"dim {self.dim}, {self.n_layers} layers, {self.n_heads} heads, "
+            f"{self.n_kv_heads} kv heads"
+        )
+        if self.arch == "megabyte":
+            return (
+                f"megabyte, patch {self.patch_size}: global {shape}; local dim {self.local_dim}, "
+                f"{self.local_layers} layers, {self.local_heads} heads; {tail} bytes"
+            )
+        return f"{shape}, {tail}"
 
     def validate(self) -> None:
         if self.arch not in ARCHES:
@@ -51,7 +127,31 @@ class ModelConfig:
                 f"unknown model arch '{self.arch}'{did_you_mean(self.arch, ARCHES)}; "
                 f"choose one of {', '.join(ARCHES)}"
             )
-        for name in ("dim", "n_layers", "n_heads", "n_kv_heads", "vocab_size", "max_seq_len"):
+        used = ARCH_FIELDS[self.arch]
+        for f in fields(self):
+            if f.name not in used and getattr(self, f.name) is not None:
+                raise TinylmError(
+                    f"model field '{f.name}' does not apply to arch '{self.arch}' (it uses "
+                    f"{', '.join(used[1:])}); remove it or choose another --arch"
+                )
+        for name in ("dim", "n_layers", "vocab_size", "max_seq_len"):
+            if getattr(self, name) <= 0:
+                raise TinylmError(f"model {name} must be positive, got {getattr(self, name)}")
+        if not 0.0 <= self.dropout < 1.0:
+            raise TinylmError(f"dropout must be in [0, 1), got {self.dropout}")
+        if self.arch == "rnn":
+            if self.rnn_cell not in RNN_CELLS:
+                raise TinylmError(
+                    f"unknown rnn_cell '{self.rnn_cell}'{did_you_mean(self.rnn_cell, RNN_CELLS)}; "
+                    f"choose one of {', '.join(RNN_CELLS)}"
+                )
+            return
+        self._validate_transformer()
+        if self.arch == "megabyte":
+            self._validate_megabyte()
+
+    def _validate_transformer(self) -> None:
+        for name in ("n_heads", "n_kv_heads"):
             if getattr(self, name) <= 0:
                 raise TinylmError(f"model {name} must be positive, got {getattr(self, name)}")
         if self.dim % self.n_heads:
@@ -68,8 +168,28 @@ class ModelConfig:
             raise TinylmError(
                 f"head size dim/n_heads = {self.head_dim} must be even for rotary embeddings"
             )
-        if not 0.0 <= self.dropout < 1.0:
-            raise TinylmError(f"dropout must be in [0, 1), got {self.dropout}")
+
+    def _validate_megabyte(self) -> None:
+        for name in ("patch_size", "local_dim", "local_layers", "local_heads"):
+            if getattr(self, name) <= 0:
+                raise TinylmError(f"model {name} must be positive, got {getattr(self, name)}")
+        p = self.patch_size
+        if p < 2:
+            raise TinylmError("megabyte patch_size must be at least 2 (1 is a byte-level llama)")
+        if self.dim % p:
+            raise TinylmError(
+                f"megabyte dim {self.dim} is not divisible by patch_size {p}: the global model "
+                "concatenates patch_size byte embeddings of dim/patch_size each"
+            )
+        if self.max_seq_len % p:
+            raise TinylmError(
+                f"megabyte max_seq_len {self.max_seq_len} is not a multiple of patch_size {p}"
+            )
+        if self.local_dim % self.local_heads or (self.local_dim // self.local_heads) % 2:
+            raise TinylmError(
+                f"megabyte local_dim {self.local_dim} must split into local_heads "
+                f"{self.local_heads} heads of an even size (rotary embeddings)"
+            )
 
 
 @dataclass
@@ -210,6 +330,66 @@ PRESETS: dict[str, Preset] = {
         dict(dim=768, n_layers=12, n_heads=12, vocab_size=5000, max_seq_len=1024, dropout=0.0),
         dict(batch_size=4, grad_accum=128, lr=5e-4, warmup=1000, grad_clip=1.0),
     ),
+    "rnn-1m": Preset(
+        "LSTM baseline, matched to 1m",
+        dict(arch="rnn", rnn_cell="lstm", dim=224, n_layers=2, vocab_size=1024, max_seq_len=256),
+        dict(batch_size=32, grad_accum=2, lr=2e-3, warmup=100),
+    ),
+    "gru-1m": Preset(
+        "GRU baseline, matched to 1m",
+        dict(arch="rnn", rnn_cell="gru", dim=256, n_layers=2, vocab_size=1024, max_seq_len=256),
+        dict(batch_size=32, grad_accum=2, lr=2e-3, warmup=100),
+    ),
+    "megabyte-1m": Preset(
+        "bytes, patch 4; global dim 128 x 5, local 64 x 2; matched to 1m",
+        dict(
+            arch="megabyte",
+            dim=128,
+            n_layers=5,
+            n_heads=8,
+            n_kv_heads=4,
+            multiple_of=8,
+            patch_size=4,
+            local_dim=64,
+            local_layers=2,
+            local_heads=4,
+            vocab_size=260,
+            max_seq_len=1024,
+        ),
+        dict(batch_size=32, grad_accum=2, lr=1e-3, warmup=200),
+    ),
+    "megabyte-10m": Preset(
+        "bytes, patch 4; global dim 384 x 5, local 192 x 3",
+        dict(
+            arch="megabyte",
+            dim=384,
+            n_layers=5,
+            n_heads=6,
+            patch_size=4,
+            local_dim=192,
+            local_layers=3,
+            local_heads=6,
+            vocab_size=260,
+            max_seq_len=1024,
+        ),
+        dict(batch_size=16, grad_accum=4, lr=6e-4, warmup=500),
+    ),
+    "megabyte-40m": Preset(
+        "bytes, patch 8; global dim 512 x 10, local 384 x 5 (the blog scale)",
+        dict(
+            arch="megabyte",
+            dim=512,
+            n_layers=10,
+            n_heads=8,
+            patch_size=8,
+            local_dim=384,
+            local_layers=5,
+            local_heads=6,
+            vocab_size=260,
+            max_seq_len=2048,
+        ),
+        dict(batch_size=8, grad_accum=8, lr=4e-4, warmup=1000),
+    ),
 }
 
 
@@ -318,12 +498,26 @@ def build_configs(
         train.update({k: v for k, v in (layer_train or {}).items() if v is not None})
     check_keys(model, ModelConfig, "model config")
     check_keys(train, TrainConfig, "train config")
+    if preset_name is not None:
+        _check_preset_arch(preset_name, model.get("arch", "llama"))
     # min_lr defaults from the *final* lr, so `--lr` alone also moves the floor.
     model_cfg = ModelConfig(**model)
     train_cfg = TrainConfig(**train)
     model_cfg.validate()
     train_cfg.validate()
     return model_cfg, train_cfg
+
+
+def _check_preset_arch(name: str, arch: str) -> None:
+    """`--arch rnn --preset 1m` asks for two different models: say so instead of failing on
+    the first llama field an rnn does not read."""
+    preset_arch = PRESETS[name].model.get("arch", "llama")
+    if arch != preset_arch:
+        same = [n for n, p in PRESETS.items() if p.model.get("arch", "llama") == arch]
+        raise TinylmError(
+            f"preset '{name}' is a {preset_arch} model, not {arch}; "
+            + (f"{arch} presets: {', '.join(same)}" if same else "drop --preset")
+        )
 
 
 def model_config_from_dict(values: dict[str, Any], where: str) -> ModelConfig:

@@ -146,13 +146,16 @@ def _generate(
     byte_ids: list[int] | None,
     stop_ids: tuple[int, ...] = (),
 ) -> Iterator[torch.Tensor]:
-    max_len = model.config.max_seq_len
+    # A model with no context limit (an RNN's state carries everything) sets context_length None.
+    max_len = getattr(model, "context_length", model.config.max_seq_len)
     device = next(model.parameters()).device
     generator = None
     if options.seed is not None:
         generator = torch.Generator(device=device)
         generator.manual_seed(options.seed)
-    context = torch.tensor(prompt[-max_len:], dtype=torch.long, device=device)
+    context = torch.tensor(
+        prompt[-max_len:] if max_len else prompt, dtype=torch.long, device=device
+    )
     context = context.unsqueeze(0).expand(num_samples, -1)  # [B, T]
     history = context
     cache = model.make_cache(num_samples)

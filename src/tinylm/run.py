@@ -70,6 +70,18 @@ def read_run_config(run_dir: str | Path) -> dict[str, Any]:
     return config
 
 
+def check_resume_arch(run_dir: str | Path, arch: str, asked_by: str) -> None:
+    """Resuming keeps the run's own model; refuse a request for another family up front."""
+    if not (Path(run_dir) / CONFIG_FILE).is_file():
+        return
+    run_arch = read_run_config(run_dir)["model"].get("arch", "llama")
+    if run_arch != arch:
+        raise TinylmError(
+            f"{run_dir} is a run of arch {run_arch} but {asked_by} asks for {arch}; drop "
+            f"{asked_by.split()[0]} to resume it, or train into a new --out"
+        )
+
+
 def run_model_config(config: dict[str, Any], where: str) -> ModelConfig:
     return model_config_from_dict(config["model"], f"'model' in {where}")
 

@@ -51,7 +51,7 @@ from tinylm.errors import TinylmError
 from tinylm.evaluate import token_nll
 from tinylm.faults import Faults
 from tinylm.fileio import atomic_copy, atomic_open, fsync_dir
-from tinylm.models import build_model, count_parameters
+from tinylm.models import build_model, check_tokenizer_fits, count_parameters
 from tinylm.plots import plot_losses
 from tinylm.progress import Progress, console, format_duration
 from tinylm.run import (
@@ -163,6 +163,7 @@ class Trainer:
                 else "instruct data: loss on every token (--no-mask)"
             )
         model_cfg.validate()
+        check_tokenizer_fits(model_cfg, self.tokenizer, self.data_dir)
         train_cfg.validate()
         if train_cfg.max_steps is None and train_cfg.time_budget is None:
             raise TinylmError("say how long to train: --max-steps N or --time-budget 10m")
@@ -341,7 +342,7 @@ class Trainer:
             root.mkdir(parents=True, exist_ok=True)
             shutil.rmtree(tmp, ignore_errors=True)
             tmp.mkdir()
-            meta = {"step": str(self.step), "tinylm": "checkpoint"}
+            meta = {"step": str(self.step), "tinylm": "checkpoint", "arch": self.model_cfg.arch}
             save_tensors(
                 tmp / MODEL_FILE,
                 model_tensors(model_state, self.model_cfg.tie_embeddings),
@@ -630,9 +631,8 @@ class Trainer:
         if world > 1:
             where = f"{world} processes ({cfg.parallel}) on {where}"
         self._say(
-            f"{what}: {params / 1e6:.2f}M parameters (dim {m.dim}, {m.n_layers} layers, "
-            f"{m.n_heads} heads, {m.n_kv_heads} kv heads, vocab {m.vocab_size}, context "
-            f"{m.max_seq_len}) on {where}{' compiled' if cfg.compile else ''}; "
+            f"{what}: {params / 1e6:.2f}M parameters ({m.describe()}) on {where}"
+            f"{' compiled' if cfg.compile else ''}; "
             f"{self.max_steps} steps of {self._tokens_per_step:,} tokens ({cfg.batch_size} x "
             f"{world} x {cfg.grad_accum} x {m.max_seq_len}), "
             f"{len(self.train_tokens):,} training tokens"

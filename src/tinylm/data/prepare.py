@@ -30,7 +30,7 @@ from tinylm.data.readers import expand_inputs, read_stories
 from tinylm.errors import TinylmError
 from tinylm.fileio import atomic_write_json, fsync_replace, sha256_file
 from tinylm.progress import Progress
-from tinylm.tokenizer import Tokenizer, train_tokenizer
+from tinylm.tokenizer import Tokenizer, byte_tokenizer, train_tokenizer
 
 META_NAME = "meta.json"
 TOKENIZER_NAME = "tokenizer.json"
@@ -79,13 +79,17 @@ def prepare(
     column: str | None = None,
     show_progress: bool = True,
     instruct: bool | None = None,
+    byte_level: bool = False,
 ) -> PrepareResult:
     """Tokenize stories into flat shards. `instruct` (None: detected from the first file) reads
     TinyStories-Instruct records instead, renders each in tinylm's instruct format and writes a
     loss mask beside each shard (train.mask / val.mask: uint8, 1 where the token is part of the
-    story or its EOS), so fine-tuning can learn the stories and not the instructions."""
-    if (tokenizer_path is None) == (vocab_size is None):
-        raise TinylmError("pass exactly one of --tokenizer FILE or --vocab-size N")
+    story or its EOS), so fine-tuning can learn the stories and not the instructions.
+    `byte_level`: byte shards (vocab 260, no trained tokenizer) for byte-level models."""
+    if sum((tokenizer_path is not None, vocab_size is not None, byte_level)) != 1:
+        raise TinylmError(
+            "pass exactly one of --tokenizer FILE or --vocab-size N (or --bytes for byte shards)"
+        )
     if not 0 <= val_fraction < 0.5:
         raise TinylmError(f"--val-fraction must be in [0, 0.5), got {val_fraction}")
     paths = expand_inputs(inputs)
@@ -116,6 +120,8 @@ def prepare(
 
     if tokenizer_path is not None:
         tokenizer = Tokenizer.load(tokenizer_path)
+    elif byte_level:
+        tokenizer = byte_tokenizer()
     else:
         # Train on the training split only: validation text must stay unseen, tokenizer included.
         with Progress(

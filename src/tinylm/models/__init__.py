@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from torch import nn
 
 from tinylm.config import ModelConfig
+from tinylm.errors import TinylmError
+from tinylm.tokenizer import Tokenizer
 
 
 def build_model(cfg: ModelConfig) -> nn.Module:
@@ -13,7 +17,27 @@ def build_model(cfg: ModelConfig) -> nn.Module:
         from tinylm.models.llama import Llama
 
         return Llama(cfg)
+    if cfg.arch == "rnn":
+        from tinylm.models.rnn import RNNLM
+
+        return RNNLM(cfg)
+    if cfg.arch == "megabyte":
+        from tinylm.models.megabyte import Megabyte
+
+        return Megabyte(cfg)
     raise AssertionError(f"validate() admitted unknown arch {cfg.arch}")
+
+
+BYTE_LEVEL_ARCHES = ("megabyte",)
+
+
+def check_tokenizer_fits(cfg: ModelConfig, tokenizer: Tokenizer, data_dir: Path) -> None:
+    """A byte-level family trains on byte shards only (its patches are patches of bytes)."""
+    if cfg.arch in BYTE_LEVEL_ARCHES and not tokenizer.bytes_only:
+        raise TinylmError(
+            f"{data_dir} holds {tokenizer.vocab_size}-token shards, but {cfg.arch} is a "
+            f"byte-level model; prepare byte shards with `tinylm data prepare --bytes`"
+        )
 
 
 def count_parameters(model: nn.Module, non_embedding: bool = False) -> int:

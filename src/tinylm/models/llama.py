@@ -177,6 +177,23 @@ class LlamaBody(nn.Module):
         self.norm = RMSNorm(cfg.dim, cfg.norm_eps)
 
 
+def lm_head_and_loss(
+    lm_head: nn.Module, x: torch.Tensor, targets: torch.Tensor | None, last_only: bool
+) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """Every family's output: hidden states x [B, T, dim] -> logits [B, T, V] (only the last
+    position, [B, 1, V], with `last_only` and no targets) and the mean cross-entropy against
+    `targets` [B, T] when given (-100 entries are ignored)."""
+    if targets is not None:
+        logits = lm_head(x)
+        loss = F.cross_entropy(
+            logits.float().view(-1, logits.size(-1)), targets.reshape(-1), ignore_index=-100
+        )
+        return logits, loss
+    if last_only:
+        x = x[:, -1:, :]
+    return lm_head(x), None
+
+
 class Llama(nn.Module):
     def __init__(self, cfg: ModelConfig) -> None:
         super().__init__()
@@ -224,15 +241,7 @@ class Llama(nn.Module):
         for layer in self.model.layers:
             x = layer(x, cos, sin, cache, start)
         x = self.model.norm(x)
-        if targets is not None:
-            logits = self.lm_head(x)
-            loss = F.cross_entropy(
-                logits.float().view(-1, logits.size(-1)), targets.reshape(-1), ignore_index=-100
-            )
-            return logits, loss
-        if last_only:
-            x = x[:, -1:, :]
-        return self.lm_head(x), None
+        return lm_head_and_loss(self.lm_head, x, targets, last_only)
 
     def make_cache(
         self, batch_size: int, max_len: int | None = None, dtype: torch.dtype | None = None
