@@ -4,7 +4,6 @@ Screenshots of every step land in a pytest temp folder (printed; `pytest -s` sho
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import shutil
@@ -27,6 +26,7 @@ from tinylm.gui.browser import (
     start_tinylm,
     start_training,
     stop_process,
+    stop_training_jobs,
     wait_for_text,
     wait_until_up,
 )
@@ -65,11 +65,7 @@ def gui(trained_run, en_data, tmp_path_factory):
         yield url, runs, data, shots
     finally:
         stop_process(proc)
-        for job_file in runs.glob("*/job.json"):  # runners this test started
-            job = read_job(job_file.parent) or {}
-            if job.get("pid") and job.get("state") in ("running", "stopping", "starting"):
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(job["pid"], signal.SIGINT)
+        stop_training_jobs(runs)  # runners this test started
 
 
 def _long_story(lm) -> tuple[int, str]:

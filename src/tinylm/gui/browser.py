@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -96,6 +97,17 @@ def start_tinylm(args: list[str], log: Path, env: dict[str, str] | None = None) 
         stdin=subprocess.DEVNULL,
         env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
     )
+
+
+def stop_training_jobs(runs: Path) -> None:
+    """Ctrl-C every GUI training job still running under `runs` (they outlive the GUI)."""
+    from tinylm.gui.jobfile import JOB_FILE, read_job
+
+    for job_file in runs.glob(f"*/{JOB_FILE}"):
+        job = read_job(job_file.parent) or {}
+        if job.get("pid") and job.get("state") in ("running", "stopping", "starting"):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(job["pid"], signal.SIGINT)
 
 
 def stop_process(proc: subprocess.Popen, timeout: float = 20.0) -> None:
