@@ -67,7 +67,7 @@ def build(ctx: GuiContext, max_tokens_limit: int) -> GenerateTab:
             elem_id="gen-model",
             scale=4,
         )
-        refresh = gr.Button("Refresh", scale=1)
+        refresh = gr.Button("Refresh", scale=1, elem_id="gen-refresh")
     with gr.Row():
         with gr.Column(scale=3):
             prompt = gr.Textbox(
