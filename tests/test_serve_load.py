@@ -201,7 +201,10 @@ async def _garbage(base: str, host: str, port: int, report: Report) -> None:
     reader, writer = await asyncio.open_connection(host, port)
     writer.write(os.urandom(4096) + b"\r\n\r\n")
     await writer.drain()
-    reply = await asyncio.wait_for(reader.read(200), timeout=30)
+    try:
+        reply = await asyncio.wait_for(reader.read(200), timeout=30)
+    except ConnectionResetError:  # closed with our garbage unread: a reset, not a crash
+        reply = b""
     assert reply == b"" or reply.startswith(b"HTTP/1.1 400"), reply
     writer.close()
     report.bad["not HTTP"] += 1
