@@ -4,7 +4,6 @@ Screenshots of every step land in a pytest temp folder (printed; `pytest -s` sho
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import shutil
@@ -19,10 +18,16 @@ import pytest
 from tinylm.generate import SamplingOptions
 from tinylm.gui.browser import (
     browser_missing,
+    choose,
     chromium_page,
+    field,
     free_port,
+    set_slider,
     start_tinylm,
+    start_training,
     stop_process,
+    stop_training_jobs,
+    wait_for_text,
     wait_until_up,
 )
 from tinylm.gui.jobfile import read_job
@@ -60,32 +65,7 @@ def gui(trained_run, en_data, tmp_path_factory):
         yield url, runs, data, shots
     finally:
         stop_process(proc)
-        for job_file in runs.glob("*/job.json"):  # runners this test started
-            job = read_job(job_file.parent) or {}
-            if job.get("pid") and job.get("state") in ("running", "stopping", "starting"):
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(job["pid"], signal.SIGINT)
-
-
-def field(page, elem_id: str):
-    return page.locator(f"#{elem_id} textarea, #{elem_id} input").first
-
-
-def choose(page, elem_id: str, value: str) -> None:
-    box = page.locator(f"#{elem_id} input").first
-    box.click()
-    page.get_by_role("option", name=value, exact=True).filter(visible=True).first.click()
-
-
-def wait_for_text(page, selector: str, needle: str, timeout: float = 60.0) -> str:
-    deadline = time.monotonic() + timeout
-    text = ""
-    while time.monotonic() < deadline:
-        text = page.inner_text(selector)
-        if needle in text:
-            return text
-        page.wait_for_timeout(200)
-    raise AssertionError(f"{selector} never showed {needle!r}; it shows {text!r}")
+        stop_training_jobs(runs)  # runners this test started
 
 
 def _long_story(lm) -> tuple[int, str]:
@@ -101,12 +81,6 @@ def _long_story(lm) -> tuple[int, str]:
         if stream.finish_reasons[0] == "length":
             return seed, PROMPT + stream.texts[0]
     raise AssertionError(f"no seed in 0..59 gives a story longer than {LONG_TOKENS} tokens")
-
-
-def set_slider(page, elem_id: str, value: float) -> None:
-    box = page.locator(f"#{elem_id} input[type=number]").first
-    box.fill(str(value))
-    box.press("Enter")
 
 
 def record_lengths(page, selector: str) -> None:
@@ -207,19 +181,9 @@ def test_train_in_the_browser_watch_progress_and_plot_stop_and_delete(gui) -> No
     url, runs, _, shots = gui
     with chromium_page() as page:
         open_app(page, url)
-        page.get_by_role("tab", name="Train").click()
-        page.get_by_label("prepared data folder").check()
-        choose(page, "train-data", "tinystories")
-        field(page, "train-name").fill("web")
-        choose(page, "train-preset", "260k")
-        page.get_by_label("max steps").check()
-        field(page, "train-max-steps").fill("400")
-        page.get_by_text("hyper-parameters").click()
-        field(page, "train-batch-size").fill("8")
-        field(page, "train-context").fill("64")
-        field(page, "train-eval-every").fill("10")
-        page.click("#train-start")
-        wait_for_text(page, "#train-start-status", "started web")
+        start_training(
+            page, "web", "tinystories", "260k", 400, batch_size=8, context=64, eval_every=10
+        )
         progress = wait_for_text(page, "#train-progress", "tok/s", timeout=180)
         assert "step " in progress and "/400" in progress and "ETA" in progress
         first_plot = page.locator("#train-plot img").first.get_attribute("src")

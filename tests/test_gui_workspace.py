@@ -156,6 +156,8 @@ def test_background_training_is_detached_stops_with_a_checkpoint_and_resumes(
     rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
     steps = [r["step"] for r in rows if "train_loss" in r]
     assert steps == list(range(1, stopped_at + 6))  # nothing lost, nothing repeated
+    with pytest.raises(TinylmError, match="has finished"):
+        jobs.resume("bg")  # finished: further training needs a new last step
 
 
 def test_a_bad_request_starts_nothing(tmp_path: Path) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -98,6 +99,17 @@ def start_tinylm(args: list[str], log: Path, env: dict[str, str] | None = None) 
     )
 
 
+def stop_training_jobs(runs: Path) -> None:
+    """Ctrl-C every GUI training job still running under `runs` (they outlive the GUI)."""
+    from tinylm.gui.jobfile import JOB_FILE, read_job
+
+    for job_file in runs.glob(f"*/{JOB_FILE}"):
+        job = read_job(job_file.parent) or {}
+        if job.get("pid") and job.get("state") in ("running", "stopping", "starting"):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(job["pid"], signal.SIGINT)
+
+
 def stop_process(proc: subprocess.Popen, timeout: float = 20.0) -> None:
     if proc.poll() is None:
         proc.terminate()
@@ -106,3 +118,53 @@ def stop_process(proc: subprocess.Popen, timeout: float = 20.0) -> None:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+# -- driving the page (Playwright `page` objects) -------------------------------------------------
+
+
+def field(page: Any, elem_id: str) -> Any:
+    """The text box (or number box) of the Gradio component with this elem_id."""
+    return page.locator(f"#{elem_id} textarea, #{elem_id} input").first
+
+
+def choose(page: Any, elem_id: str, value: str) -> None:
+    """Pick `value` in a Gradio dropdown."""
+    page.locator(f"#{elem_id} input").first.click()
+    page.get_by_role("option", name=value, exact=True).filter(visible=True).first.click()
+
+
+def set_slider(page: Any, elem_id: str, value: float) -> None:
+    box = page.locator(f"#{elem_id} input[type=number]").first
+    box.fill(str(value))
+    box.press("Enter")
+
+
+def wait_for_text(page: Any, selector: str, needle: str, timeout: float = 60.0) -> str:
+    deadline = time.monotonic() + timeout
+    text = ""
+    while time.monotonic() < deadline:
+        text = page.inner_text(selector)
+        if needle in text:
+            return text
+        page.wait_for_timeout(200)
+    raise AssertionError(f"{selector} never showed {needle!r}; it shows {text!r}")
+
+
+def start_training(
+    page: Any, name: str, data: str, preset: str, max_steps: int, **hyper: int
+) -> None:
+    """Fill the Train tab's form (a prepared data folder, max steps, hyper-parameters by field
+    name: batch_size, context, eval_every...) and press Start."""
+    page.get_by_role("tab", name="Train").click()
+    page.get_by_label("prepared data folder").check()
+    choose(page, "train-data", data)
+    field(page, "train-name").fill(name)
+    choose(page, "train-preset", preset)
+    page.get_by_label("max steps").check()
+    field(page, "train-max-steps").fill(str(max_steps))
+    page.get_by_text("hyper-parameters").click()
+    for key, value in hyper.items():
+        field(page, f"train-{key.replace('_', '-')}").fill(str(value))
+    page.click("#train-start")
+    wait_for_text(page, "#train-start-status", f"started {name}")

@@ -25,8 +25,9 @@ from tinylm.run import CONFIG_FILE
 from tinylm.serve.engine import GenerationStream
 from tinylm.serve.prompts import INSTRUCT_FEATURES, instruct_prompt, supports_instruct
 from tinylm.serve.workspace import read_json_dict
+from tinylm.trainer import SAMPLE_PROMPTS
 
-DEFAULT_PROMPT = "Once upon a time"
+DEFAULT_PROMPT = SAMPLE_PROMPTS["en"]
 YIELD_EVERY_S = 0.05  # the browser does not need every token as its own message
 ENDINGS = {"stop": "ended by itself (end of story)", "length": "reached the token limit"}
 
@@ -66,7 +67,7 @@ def build(ctx: GuiContext, max_tokens_limit: int) -> GenerateTab:
             elem_id="gen-model",
             scale=4,
         )
-        refresh = gr.Button("Refresh", scale=1)
+        refresh = gr.Button("Refresh", scale=1, elem_id="gen-refresh")
     with gr.Row():
         with gr.Column(scale=3):
             prompt = gr.Textbox(
@@ -126,16 +127,23 @@ def build(ctx: GuiContext, max_tokens_limit: int) -> GenerateTab:
     ]
     wire_refresh(refresh.click, refreshers)
 
-    def show_instruct(run_id: str | None) -> Any:
+    def follow_model(run_id: str | None, text: str) -> tuple[Any, Any]:
+        """Instruct fields for instruct-tuned models; the default prompt in the model's language
+        (a prompt the user typed stays)."""
         if not run_id:
-            return gr.update(visible=False)
+            return gr.update(visible=False), gr.update()
         try:
-            config = read_json_dict(ctx.ws.run_path(run_id) / CONFIG_FILE)
+            run_dir = ctx.ws.run_path(run_id)
         except TinylmError:
-            return gr.update(visible=False)
-        return gr.update(visible=supports_instruct(config))
+            return gr.update(visible=False), gr.update()
+        instruct = supports_instruct(read_json_dict(run_dir / CONFIG_FILE))
+        lang = ctx.ws.language(run_dir)
+        prompt = gr.update()
+        if lang in SAMPLE_PROMPTS and text in SAMPLE_PROMPTS.values():
+            prompt = gr.update(value=SAMPLE_PROMPTS[lang])
+        return gr.update(visible=instruct), prompt
 
-    model.change(show_instruct, inputs=model, outputs=instruct_box)
+    model.change(follow_model, inputs=[model, prompt], outputs=[instruct_box, prompt])
 
     def run_generate(
         run_id: str | None,

@@ -322,8 +322,14 @@ class Jobs:
             raise TinylmError(
                 f"'{run_id}' was not started from the GUI; resume it with `tinylm train --resume`"
             )
-        if self.status(run_id).active:
+        status = self.status(run_id)
+        if status.active:
             raise TinylmError(f"'{run_id}' is still training")
+        if job.get("state") == "finished" and (max_steps is None or max_steps <= status.step):
+            raise TinylmError(
+                f"'{run_id}' has finished at step {status.step}; to train it further, say until "
+                "which step"
+            )
         steps = job["steps"]
         first = job.get("step", 0) if job.get("state") != "finished" else len(steps) - 1
         train = steps[-1]

@@ -89,11 +89,15 @@ def export_formats() -> list[str]:
     return []
 
 
+# `tinylm export --out` is a folder for hf and a file for the single-file formats.
+EXPORT_TARGETS = {"hf": "hf", "llama2c": "model.bin", "gguf": "model.gguf"}
+
+
 def run_export(ctx: GuiContext, run_id: str, fmt: str) -> str:
     run_dir = ctx.ws.run_path(run_id)
     if fmt not in export_formats():
         raise TinylmError(f"unknown export format '{fmt}'")
-    out = run_dir / "export" / fmt
+    out = run_dir / "export" / EXPORT_TARGETS.get(fmt, fmt)
     proc = subprocess.run(
         [
             sys.executable,

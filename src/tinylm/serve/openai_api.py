@@ -25,6 +25,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from tinylm import __version__
 from tinylm.errors import TinylmError
@@ -70,6 +71,36 @@ class ClosingStreamingResponse(StreamingResponse):
             await super().stream_response(send)
         finally:
             await self.body_iterator.aclose()  # type: ignore[union-attr]
+
+
+class BodyLimit:
+    """Refuses request bodies over `max_bytes` with 413: at once when Content-Length says so,
+    and while reading when it does not (a chunked upload would otherwise be read whole)."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app, self.max_bytes = app, max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        too_large = f"request body over {self.max_bytes:,} bytes"
+        length = dict(scope["headers"]).get(b"content-length", b"")
+        if length.isdigit() and int(length) > self.max_bytes:
+            await ApiError(413, too_large).response()(scope, receive, send)
+            return
+        seen = 0
+
+        async def counted() -> Message:
+            nonlocal seen
+            message = await receive()
+            seen += len(message.get("body", b""))
+            if seen > self.max_bytes:
+                # FastAPI passes an HTTPException raised while reading the body to its handler.
+                raise StarletteHTTPException(413, too_large)
+            return message
+
+        await self.app(scope, counted, send)
 
 
 # -- requests ---------------------------------------------------------------------------------
@@ -203,12 +234,7 @@ def create_app(models: dict[str, ServedModel], engine: Engine) -> FastAPI:
             message = f"{request.method} is not allowed on {request.url.path}"
         return ApiError(exc.status_code, message).response()
 
-    @app.middleware("http")
-    async def _body_limit(request: Request, call_next: Callable) -> Any:
-        length = request.headers.get("content-length")
-        if length is not None and length.isdigit() and int(length) > MAX_BODY_BYTES:
-            return ApiError(413, f"request body over {MAX_BODY_BYTES} bytes").response()
-        return await call_next(request)
+    app.add_middleware(BodyLimit, max_bytes=MAX_BODY_BYTES)
 
     def model_for(name: str) -> ServedModel:
         if name not in models:
@@ -301,6 +327,11 @@ class _Job:
             raise ApiError(429, str(exc), type_="server_busy", code="rate_limit_exceeded") from None
 
     async def respond(self) -> JSONResponse | StreamingResponse:
+        for prompt in self.prompts:  # a request over the limits is a 400 even on a busy server
+            try:
+                self.engine.limits.check(prompt, self.options, self.body.n, self.body.stops())
+            except TinylmError as exc:
+                raise ApiError(400, str(exc)) from None
         slot = self._reserve()
         try:
             first = self._open(slot, self.prompts[0])  # limits checked before any reply

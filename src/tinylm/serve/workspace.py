@@ -187,7 +187,7 @@ class Workspace:
             arch=str(model.get("arch", "?")),
             parameters=config.get("parameters"),
             vocab_size=model.get("vocab_size"),
-            language=self._language(path),
+            language=self.language(path),
             data=data_name,
             best_val_loss=min(val) if val else None,
             steps=steps,
@@ -196,7 +196,8 @@ class Workspace:
             config=config,
         )
 
-    def _language(self, run: Path) -> str:
+    def language(self, run: Path) -> str:
+        """'en' or 'zh' by the run's tokenizer ('' when it has none yet)."""
         tok = run / TOKENIZER_FILE
         if not tok.is_file():
             return ""
