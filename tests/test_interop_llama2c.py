@@ -79,7 +79,8 @@ def test_imported_run_evaluates_and_continues_prompts(tmp_path, stories260k, tin
         count += ids.shape[1] - 1
     assert total / count == pytest.approx(1.297, abs=0.03)
     prompt = "Once upon a time, there was a little girl named"
-    text = lm.generate(prompt, max_new_tokens=8, temperature=0)
+    # 12 tokens: tok512 (512 pieces) spells "loved" and "outside" in several
+    text = lm.generate(prompt, max_new_tokens=12, temperature=0)
     assert text == prompt + " Lily. She loved to play outside"
 
 
