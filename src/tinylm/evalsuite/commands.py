@@ -36,6 +36,7 @@ def make_judge(args: argparse.Namespace):  # -> Judge | None
         requests_per_minute=args.judge_rpm,
         retries=args.judge_retries,
         backoff_s=args.judge_backoff,
+        max_tokens=args.judge_max_tokens,
     )
 
 
@@ -61,6 +62,8 @@ def eval_report(args: argparse.Namespace) -> None:
 
         require_lm_eval()
     judge = make_judge(args)
+    if judge is not None:
+        judge.preflight()
     opts = SuiteOptions(
         data=data,
         prompts=args.prompts or 20,

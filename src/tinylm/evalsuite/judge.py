@@ -161,6 +161,25 @@ class Judge:
         self.stats = JudgeStats()
         self._last_request = 0.0
 
+    def preflight(self) -> None:
+        """Fail at once, before hours of sampling, when nothing listens at the judge's URL.
+        Only a connection failure counts: servers differ in what GET /models answers."""
+        models = self.url.removesuffix("/chat/completions") + "/models"
+        headers = {"Authorization": f"Bearer {self.key}"} if self.key else {}
+        try:
+            with urllib.request.urlopen(
+                urllib.request.Request(models, headers=headers), timeout=30
+            ):
+                pass
+        except urllib.error.HTTPError:
+            pass
+        except (urllib.error.URLError, TimeoutError, ConnectionError) as exc:
+            reason = getattr(exc, "reason", exc)
+            raise TinylmError(
+                f"judge unreachable at {models} ({reason}); check --judge-url and that the "
+                "server is up"
+            ) from None
+
     def body(self, beginning: str, completion: str) -> dict[str, Any]:
         prompt = RUBRIC.format(beginning=beginning.rstrip(), completion=" " + completion.strip())
         return {

@@ -71,6 +71,7 @@ def add_suite_flags(parser: argparse.ArgumentParser) -> None:
         default=1.0,
         help="first retry delay in seconds, doubled each time (1)",
     )
+    g.add_argument("--judge-max-tokens", type=int, default=400, help="answer length cap (400)")
     g.add_argument("--judge-cache", help="answer cache folder (default ~/.cache/tinylm/judge)")
     g.add_argument(
         "--lm-eval",

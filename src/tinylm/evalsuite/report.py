@@ -53,6 +53,7 @@ GRAMMAR_ROWS = [
 JUDGE_ROWS = [(c, f"{c} (1-10)", "{:.2f}") for c in CATEGORIES] + [
     ("unparsed", "answers without all grades", "{:,}"),
     ("cached", "answers from the cache", "{:,}"),
+    ("requests", "requests sent", "{:,}"),
     ("retries", "retried requests", "{:,}"),
 ]
 

@@ -71,6 +71,8 @@ def run_suite(runs: list[LoadedRun], opts: SuiteOptions) -> tuple[list[RunReport
         max_new_tokens=opts.max_new_tokens, temperature=1.0, top_k=None, top_p=None, seed=opts.seed
     )
     indexes: dict[str, TrainingIndex] = {}
+    if opts.novelty:  # resolved first: a missing training set fails before hours of sampling
+        run_index = {run.path: _index_for(run, opts, indexes) for run in runs}
     reports = []
     for run in runs:
         report = RunReport(
@@ -87,8 +89,7 @@ def run_suite(runs: list[LoadedRun], opts: SuiteOptions) -> tuple[list[RunReport
         report.completions = [asdict(c) for c in completions]
         texts = [c.text for c in completions]
         if opts.novelty:
-            index = _index_for(run, opts, indexes)
-            add_novelty(report, index, texts, opts)
+            add_novelty(report, run_index[run.path], texts, opts)
         if pairs:
             scores = grammar_scores(run.model, run.tokenizer, pairs, run.device, opts.show_progress)
             report.grammar = {"pairs": len(pairs), **scores}
@@ -192,9 +193,9 @@ def add_novelty(
 def add_judge(report: RunReport, judge: Judge, beginnings: list[str], texts: list[str]) -> None:
     from tinylm.progress import Progress
 
-    before = (judge.stats.unparsed, judge.stats.cached, judge.stats.retries)
+    before = (judge.stats.unparsed, judge.stats.cached, judge.stats.retries, judge.stats.requests)
     grades = []
-    with Progress(f"judging ({report.name})", len(texts), "completions", True) as bar:
+    with Progress(f"judging ({report.name})", len(texts), "completions") as bar:
         for row, beginning, text in zip(report.completions, beginnings, texts, strict=True):
             g, answer = judge.grade(beginning, text)
             row["judge"] = {**asdict(g), "answer": answer}
@@ -209,4 +210,5 @@ def add_judge(report: RunReport, judge: Judge, beginnings: list[str], texts: lis
     summary["unparsed"] = judge.stats.unparsed - before[0]
     summary["cached"] = judge.stats.cached - before[1]
     summary["retries"] = judge.stats.retries - before[2]
+    summary["requests"] = judge.stats.requests - before[3]
     report.judge = summary
