@@ -214,3 +214,36 @@ def test_report_errors_are_one_line(tmp_path, cache, trained_run, en_data) -> No
         "tinylm: error: the judge needs both --judge-url and --judge-model"
     )
     assert not (tmp_path / "r" / "report.md").exists()
+
+
+def test_index_spans_many_shards_and_chunks(tmp_path, cache, tinystories_v1, monkeypatch) -> None:
+    """With 64 KiB suffix-array slices and 32-story embedding chunks, a story far into the
+    corpus is still found: the search crosses every slice and chunk, keeping the best."""
+    import tinylm.evalsuite.index as index_module
+
+    monkeypatch.setattr(index_module, "SHARD_BYTES", 64 << 10)
+    monkeypatch.setattr(index_module, "CHUNK_STORIES", 32)
+    train = first_stories(tinystories_v1, 300)
+    index = TrainingIndex(training_corpus(str(write_stories(tmp_path / "t.txt", train)), tmp_path),
+                          show_progress=False)  # fmt: skip
+    scores = score_novelty(index, "tfidf", [train[290], train[3]], show_progress=False)
+    assert [s.nearest_index for s in scores] == [290, 3]
+    assert scores[0].longest_shared == train[290]
+    bounds = index.shard_bounds()
+    assert len(bounds) >= 4 and len(list((index.dir / "tfidf").glob("*.npy"))) == 10
+    offsets = set(index.offsets.tolist())
+    assert all(begin in offsets and end in offsets for begin, end in bounds)  # story boundaries
+
+
+def test_chinese_novelty_uses_characters(tmp_path, cache, chinese_csv) -> None:
+    from tinylm.evalsuite.novelty import choose_embedder
+
+    stories = first_stories(chinese_csv, 90)
+    train, held_out = stories[:80], stories[80:]
+    corpus = training_corpus(str(write_stories(tmp_path / "zh.txt", train)), tmp_path)
+    index = TrainingIndex(corpus, show_progress=False)
+    assert choose_embedder("auto", train)[0] == "tfidf"
+    scores = score_novelty(index, "tfidf", [train[10], held_out[0]], show_progress=False)
+    assert scores[0].nearest_index == 10 and scores[0].novelty < 0.01
+    assert scores[0].longest_shared == train[10]
+    assert scores[1].novelty > 0.2 and len(scores[1].longest_shared) < len(held_out[0]) // 2

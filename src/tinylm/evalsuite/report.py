@@ -290,6 +290,10 @@ def _save(fig: Any, path: Path) -> None:
         fig.savefig(f, format="png")
 
 
+def _short(name: str) -> str:
+    return "reference" if name == REFERENCE else name if len(name) <= 18 else name[:17] + "…"
+
+
 def make_plots(reports: list[RunReport], out: Path) -> dict[str, str]:
     from matplotlib.figure import Figure
 
@@ -350,7 +354,7 @@ def make_plots(reports: list[RunReport], out: Path) -> dict[str, str]:
                 [len(c[key]) if key == "longest_shared" else c[key] for c in r.completions]
                 for r in scored
             ]
-            ax.boxplot(data, tick_labels=[r.name[:18] for r in scored])
+            ax.boxplot(data, tick_labels=[_short(r.name) for r in scored])
             ax.set_title(label, fontsize=10)
             ax.tick_params(axis="x", labelrotation=20, labelsize=8)
         fig.tight_layout()
@@ -377,7 +381,8 @@ def make_plots(reports: list[RunReport], out: Path) -> dict[str, str]:
         fig.tight_layout()
         _save(fig, out / "grammar.png")
         plots["grammar"] = "grammar.png"
-    judged = [r for r in reports if r.judge]
+    # Only runs with at least one readable grade: an empty box would read as a zero.
+    judged = [r for r in reports if r.judge and any(r.judge.get(c) is not None for c in CATEGORIES)]
     if judged:
         fig = Figure(figsize=(11, 4), dpi=110)
         axes = fig.subplots(1, len(CATEGORIES))
@@ -386,7 +391,9 @@ def make_plots(reports: list[RunReport], out: Path) -> dict[str, str]:
                 [c_["judge"][c] for c_ in r.completions if c_["judge"].get(c) is not None]
                 for r in judged
             ]
-            ax.boxplot([d or [0] for d in data], tick_labels=[r.name[:18] for r in judged])
+            ax.boxplot(
+                [d or [float("nan")] for d in data], tick_labels=[_short(r.name) for r in judged]
+            )
             ax.set_title(c, fontsize=10)
             ax.set_ylim(0, 10.5)
             ax.tick_params(axis="x", labelrotation=20, labelsize=8)

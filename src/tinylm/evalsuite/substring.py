@@ -15,9 +15,9 @@ from __future__ import annotations
 
 import numpy as np
 
-# Sorting suffixes by their first 2**11 bytes is enough: a shared substring longer than that is
+# Sorting suffixes by their first 2**12 bytes is enough: a shared substring longer than that is
 # reported as that length (and it is memorisation by any measure).
-MAX_MATCH_BYTES = 2048
+MAX_MATCH_BYTES = 4096
 
 
 def suffix_array(text: np.ndarray) -> np.ndarray:
