@@ -67,7 +67,7 @@ def eval_report(args: argparse.Namespace) -> None:
     opts = SuiteOptions(
         data=data,
         prompts=args.prompts or 20,
-        samples=args.samples or 1,
+        samples=args.samples,
         max_new_tokens=args.max_new_tokens or 200,
         seed=args.seed,
         prompt_fraction=args.prompt_fraction,

@@ -27,6 +27,13 @@ def _count(text: str) -> int:
     return value
 
 
+def _at_least_one(text: str) -> int:
+    value = _count(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more, got {text}")
+    return value
+
+
 def _positive(text: str) -> float:
     try:
         value = float(text)
@@ -39,7 +46,7 @@ def _positive(text: str) -> float:
 
 def add_suite_flags(parser: argparse.ArgumentParser) -> None:
     g = parser.add_argument_group("report (--report DIR)")
-    g.add_argument("--samples", type=_count, default=4, help="completions per beginning (4)")
+    g.add_argument("--samples", type=_at_least_one, default=4, help="completions per beginning (4)")
     g.add_argument(
         "--prompt-fraction",
         type=_fraction,
@@ -71,7 +78,9 @@ def add_suite_flags(parser: argparse.ArgumentParser) -> None:
         default=1.0,
         help="first retry delay in seconds, doubled each time (1)",
     )
-    g.add_argument("--judge-max-tokens", type=int, default=400, help="answer length cap (400)")
+    g.add_argument(
+        "--judge-max-tokens", type=_at_least_one, default=400, help="answer length cap (400)"
+    )
     g.add_argument("--judge-cache", help="answer cache folder (default ~/.cache/tinylm/judge)")
     g.add_argument(
         "--lm-eval",
