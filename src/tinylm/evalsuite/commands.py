@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import re
 import sys
 from pathlib import Path
@@ -93,8 +94,12 @@ def eval_report(args: argparse.Namespace) -> None:
         "embedder": opts.embedder,
     }
     path = write_report(out, reports, prompts, data, settings, extra)
-    summary = path.read_text(encoding="utf-8").split("\n## Sample completions")[0]
-    print(summary.rstrip())
+    if args.json:
+        results = json.loads((out / "results.json").read_text(encoding="utf-8"))
+        print(json.dumps({"report": str(path), **results}, ensure_ascii=False))
+    else:
+        summary = path.read_text(encoding="utf-8").split("\n## Sample completions")[0]
+        print(summary.rstrip())
     print(f"report written to {path} and {path.with_suffix('.html')}", file=sys.stderr)
 
 
