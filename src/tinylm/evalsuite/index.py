@@ -8,7 +8,7 @@ Layout (`<cache>/<data key>/`):
 
 Every file is written atomically and each shard/chunk is skipped when already there, so an
 interrupted build resumes. A prepared data folder keeps its index inside itself
-(`eval-index/`); raw story files use `$TINYLM_CACHE` (default ~/.cache/tinylm)/eval-index.
+(`eval-index/`) when it may write there; raw story files use `$TINYLM_CACHE` (default ~/.cache/tinylm)/eval-index.
 
 Memory stays bounded for any corpus size: corpus text is streamed, one suffix-array shard is
 built at a time (~40 bytes per shard byte at peak, ~650 MB), embeddings are computed and searched
@@ -49,7 +49,8 @@ def _save_npy(path: Path, array: np.ndarray) -> None:
 class TrainingIndex:
     def __init__(self, corpus: TrainingCorpus, show_progress: bool = True) -> None:
         self.corpus = corpus
-        base = corpus.folder / INDEX_DIR if corpus.folder is not None else cache_root()
+        beside = corpus.folder is not None and os.access(corpus.folder, os.W_OK)
+        base = corpus.folder / INDEX_DIR if beside else cache_root()  # type: ignore[operator]
         self.dir = base / corpus.key
         self.show_progress = show_progress
         self._text: np.ndarray | None = None
