@@ -8,7 +8,7 @@ Layout (`<cache>/<data key>/`):
 
 Every file is written atomically and each shard/chunk is skipped when already there, so an
 interrupted build resumes. A prepared data folder keeps its index inside itself
-(`eval-index/`) when it may write there; raw story files use `$TINYLM_CACHE` (default ~/.cache/tinylm)/eval-index.
+(`eval-index/`) when writable; raw story files (and read-only folders) use `$TINYLM_CACHE` (default ~/.cache/tinylm)/eval-index.
 
 Memory stays bounded for any corpus size: corpus text is streamed, one suffix-array shard is
 built at a time (~40 bytes per shard byte at peak, ~650 MB), embeddings are computed and searched
@@ -49,8 +49,9 @@ def _save_npy(path: Path, array: np.ndarray) -> None:
 class TrainingIndex:
     def __init__(self, corpus: TrainingCorpus, show_progress: bool = True) -> None:
         self.corpus = corpus
-        beside = corpus.folder is not None and os.access(corpus.folder, os.W_OK)
-        base = corpus.folder / INDEX_DIR if beside else cache_root()  # type: ignore[operator]
+        folder = corpus.folder
+        beside = folder is not None and os.access(folder, os.W_OK)
+        base = folder / INDEX_DIR if folder is not None and beside else cache_root()
         self.dir = base / corpus.key
         self.show_progress = show_progress
         self._text: np.ndarray | None = None
