@@ -8,7 +8,8 @@ Layout (`<cache>/<data key>/`):
 
 Every file is written atomically and each shard/chunk is skipped when already there, so an
 interrupted build resumes. A prepared data folder keeps its index inside itself
-(`eval-index/`) when writable; raw story files (and read-only folders) use `$TINYLM_CACHE` (default ~/.cache/tinylm)/eval-index.
+(`eval-index/`) when writable; raw story files (and read-only folders) use
+`$TINYLM_CACHE` (default ~/.cache/tinylm)/eval-index.
 
 Memory stays bounded for any corpus size: corpus text is streamed, one suffix-array shard is
 built at a time (~40 bytes per shard byte at peak, ~650 MB), embeddings are computed and searched
