@@ -4,41 +4,20 @@ from __future__ import annotations
 
 import argparse
 
+from tinylm.cli import _float, _non_negative_int, _positive_int
+
 EMBEDDER_CHOICES = ("auto", "all-MiniLM-L6-v2", "tfidf")
 
 
 def _fraction(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a number, got {text!r}") from None
+    value = _float(text)
     if not 0 < value < 1:
         raise argparse.ArgumentTypeError(f"must be between 0 and 1, got {text}")
     return value
 
 
-def _count(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a whole number, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be 0 or more, got {text}")
-    return value
-
-
-def _at_least_one(text: str) -> int:
-    value = _count(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be 1 or more, got {text}")
-    return value
-
-
 def _positive(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a number, got {text!r}") from None
+    value = _float(text)
     if value <= 0:
         raise argparse.ArgumentTypeError(f"must be above 0, got {text}")
     return value
@@ -46,7 +25,7 @@ def _positive(text: str) -> float:
 
 def add_suite_flags(parser: argparse.ArgumentParser) -> None:
     g = parser.add_argument_group("report (--report DIR)")
-    g.add_argument("--samples", type=_at_least_one, default=4, help="completions per beginning (4)")
+    g.add_argument("--samples", type=_positive_int, default=4, help="completions per beginning (4)")
     g.add_argument(
         "--prompt-fraction",
         type=_fraction,
@@ -61,7 +40,9 @@ def add_suite_flags(parser: argparse.ArgumentParser) -> None:
         default="auto",
         help="nearest-story search: MiniLM (English) or TF-IDF (any language)",
     )
-    g.add_argument("--grammar-pairs", type=_count, default=300, help="minimal pairs (0: skip)")
+    g.add_argument(
+        "--grammar-pairs", type=_non_negative_int, default=300, help="minimal pairs (0: skip)"
+    )
     g.add_argument("--judge-url", help="OpenAI-compatible endpoint, e.g. http://127.0.0.1:8080/v1")
     g.add_argument("--judge-model", help="model name the judge endpoint knows")
     g.add_argument(
@@ -71,7 +52,9 @@ def add_suite_flags(parser: argparse.ArgumentParser) -> None:
         "(default TINYLM_JUDGE_API_KEY, then OPENAI_API_KEY)",
     )
     g.add_argument("--judge-rpm", type=_positive, default=60.0, help="requests per minute (60)")
-    g.add_argument("--judge-retries", type=_count, default=5, help="retries on 429/5xx (5)")
+    g.add_argument(
+        "--judge-retries", type=_non_negative_int, default=5, help="retries on 429/5xx (5)"
+    )
     g.add_argument(
         "--judge-backoff",
         type=_positive,
@@ -79,7 +62,7 @@ def add_suite_flags(parser: argparse.ArgumentParser) -> None:
         help="first retry delay in seconds, doubled each time (1)",
     )
     g.add_argument(
-        "--judge-max-tokens", type=_at_least_one, default=400, help="answer length cap (400)"
+        "--judge-max-tokens", type=_positive_int, default=400, help="answer length cap (400)"
     )
     g.add_argument("--judge-cache", help="answer cache folder (default ~/.cache/tinylm/judge)")
     g.add_argument(
