@@ -159,8 +159,8 @@ def test_report_compares_runs_side_by_side(
     out = tmp_path / "report"
     result = run_cli(
         "eval", str(trained_run), str(barely_trained), "--report", str(out), "--data",
-        str(en_data), "--prompts", "3", "--samples", "2", "--max-new-tokens", "40",
-        "--grammar-pairs", "40", "--train-data", str(train), "--embedder", "tfidf",
+        str(en_data), "--prompts", "3", "--samples", "2", "--max-new-tokens", "30",
+        "--grammar-pairs", "24", "--train-data", str(train), "--embedder", "tfidf",
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     results = json.loads((out / "results.json").read_text())
