@@ -74,9 +74,9 @@ def run_suite(runs: list[LoadedRun], opts: SuiteOptions) -> tuple[list[RunReport
     if opts.novelty:  # resolved first: a missing training set fails before hours of sampling
         run_index = {run.path: _index_for(run, opts, indexes) for run in runs}
     reports = []
-    for run in runs:
+    for run, name in zip(runs, column_names([run.path for run in runs]), strict=True):
         report = RunReport(
-            name=run.path.name,
+            name=name,
             path=str(run.path),
             parameters=run.num_parameters(),
             metrics_file=str(run.path / "metrics.jsonl")
@@ -108,6 +108,12 @@ def run_suite(runs: list[LoadedRun], opts: SuiteOptions) -> tuple[list[RunReport
     if opts.judge is not None:
         add_judge(reference, opts.judge, prompts, endings)
     return [*reports, reference], prompts
+
+
+def column_names(paths: list[Path]) -> list[str]:
+    """Each run's folder name, with its parent folder when two runs share a name."""
+    names = [p.name for p in paths]
+    return [f"{p.parent.name}/{p.name}" if names.count(p.name) > 1 else p.name for p in paths]
 
 
 def _index_for(
