@@ -85,7 +85,7 @@ def eval_report(args: argparse.Namespace) -> None:
     if args.lm_eval:
         from tinylm.evalsuite.harness import harness_section
 
-        extra = harness_section(runs, data, out, limit=opts.prompts)
+        extra = harness_section(runs, data, out, limit=200)
     settings = {
         "samples": opts.samples,
         "max_new_tokens": opts.max_new_tokens,
