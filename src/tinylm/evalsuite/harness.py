@@ -76,7 +76,8 @@ def harness_section(runs: list[Any], data: str, out: Path, limit: int) -> list[t
     from tinylm.evalsuite.stories import held_out_stories
     from tinylm.interop.hf import export_hf
 
-    task_dir = write_task(held_out_stories(data, limit), out / "lm-eval-task")
+    stories = held_out_stories(data, limit)
+    task_dir = write_task(stories, out / "lm-eval-task")
     rows = []
     for run in runs:
         hf_dir = out / "hf" / run.path.name
@@ -95,7 +96,7 @@ def harness_section(runs: list[Any], data: str, out: Path, limit: int) -> list[t
         (
             "p",
             f"`lm_eval --model hf` on each run exported with `tinylm export --format hf`, task "
-            f"`{TASK}` (rolling log-likelihood, one story per document) over {limit} held-out "
+            f"`{TASK}` (rolling log-likelihood, one story per document) over {len(stories)} held-out "
             "stories; the task folder is `lm-eval-task/`.",
         ),
         ("table", ["run", "word perplexity", "byte perplexity", "bits per byte"], rows),
