@@ -96,8 +96,8 @@ def harness_section(runs: list[Any], data: str, out: Path, limit: int) -> list[t
         (
             "p",
             f"`lm_eval --model hf` on each run exported with `tinylm export --format hf`, task "
-            f"`{TASK}` (rolling log-likelihood, one story per document) over {len(stories)} held-out "
-            "stories; the task folder is `lm-eval-task/`.",
+            f"`{TASK}` (rolling log-likelihood, one story per document) over {len(stories)} "
+            "held-out stories; the task folder is `lm-eval-task/`.",
         ),
         ("table", ["run", "word perplexity", "byte perplexity", "bits per byte"], rows),
     ]
