@@ -801,7 +801,12 @@ def build_parser() -> ArgumentParser:
     ev.add_argument(
         "--max-new-tokens", type=_positive_int, help="per completion (default 200; instruct 300)"
     )
-    ev.add_argument("--temperature", type=_float, default=0.8, help="instruct sampling")
+    ev.add_argument(
+        "--temperature",
+        type=_float,
+        default=0.0,
+        help="instruct sampling; 0 (greedy, the default) makes runs differ only by their weights",
+    )
     ev.add_argument("--top-p", type=_float, default=0.95, help="instruct sampling")
     ev.add_argument("--seed", type=int, default=0, help="prompt i uses seed + i")
     from tinylm.evalsuite.options import add_suite_flags
