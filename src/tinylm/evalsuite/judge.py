@@ -174,7 +174,7 @@ class Judge:
         except urllib.error.HTTPError:
             pass
         except (urllib.error.URLError, TimeoutError, ConnectionError) as exc:
-            reason = getattr(exc, "reason", exc)
+            reason = _why(exc)
             raise TinylmError(
                 f"judge unreachable at {models} ({reason}); check --judge-url and that the "
                 "server is up"
@@ -238,7 +238,7 @@ class Judge:
                 reason = f"HTTP {exc.code}"
                 retry_after = _retry_after(exc)
             except (urllib.error.URLError, TimeoutError, ConnectionError) as exc:
-                reason = str(getattr(exc, "reason", exc))
+                reason = _why(exc)
                 retry_after = None
             if attempt == self.retries:
                 raise TinylmError(
@@ -250,6 +250,12 @@ class Judge:
             delay = self.backoff_s * 2**attempt * (1 + 0.25 * random.random())
             time.sleep(min(60.0, retry_after if retry_after is not None else delay))
         raise AssertionError("unreachable")
+
+
+def _why(exc: Exception) -> str:
+    """'Connection refused', not '[Errno 111] Connection refused'."""
+    reason = getattr(exc, "reason", exc)
+    return getattr(reason, "strerror", None) or str(reason)
 
 
 def _answer_text(reply: Any, url: str) -> str:
