@@ -139,14 +139,17 @@ def test_generate_writes_only_the_story_asked_for(tuned) -> None:
 
 
 def test_eval_instruct_writes_a_before_after_report(tuned, tmp_path) -> None:
-    report = tmp_path / "report.md"
+    report = tmp_path / "report"
     result = run_cli("eval", str(tuned["sft"]), "--instruct", "--baseline", str(tuned["base"]),
                      "--data", str(tuned["instruct"]), "--prompts", "4", "--max-new-tokens", "120",
                      "--report", str(report))  # fmt: skip
     assert result.returncode == 0, result.stderr
-    text = report.read_text()
+    text = (report / "report.md").read_text()
     assert text.startswith("# Instruction following before and after fine-tuning")
     assert "greedy decoding" in text.splitlines()[2]  # the default: runs differ by weights only
+    page = (report / "report.html").read_text()
+    assert "<h1>Instruction following before and after fine-tuning</h1>" in page
+    assert "<td>requested words used</td>" in page
     header = next(line for line in text.splitlines() if line.startswith("| metric"))
     assert header.count("|") == 6  # metric, before, after, reference, change
     assert "| requested words used |" in text and "| story loss (nats/token) |" in text

@@ -383,26 +383,38 @@ def _print_stories(run: Any, prompt: str, num_samples: int, options: dict[str, A
 def cmd_eval(args: argparse.Namespace) -> None:
     from tinylm.device import resolve_dtype
     from tinylm.evaluate import evaluate
-    from tinylm.run import load_run
+    from tinylm.run import check_run, load_run
 
     if args.instruct:
         cmd_eval_instruct(args)
         return
-    if args.data is None:
-        raise TinylmError("eval needs --data (a prepared folder or a text file), or --instruct")
-    run = load_run(args.run, device=args.device)
-    dtype = resolve_dtype(args.dtype, run.device)
-    result = evaluate(run.model, run.tokenizer, args.data, run.device, dtype, args.batch_size)
-    if args.json:
-        print(json.dumps({"run": str(run.path), "data": args.data, **result.as_dict()}))
+    if args.report:
+        from tinylm.evalsuite.commands import eval_report
+
+        eval_report(args)
         return
-    bpb = result.bits_per_byte
-    print(f"run:            {run.path}")
-    print(f"data:           {args.data}")
-    print(f"tokens:         {result.tokens:,}")
-    print(f"loss:           {result.loss:.4f} nats/token")
-    print(f"perplexity:     {result.perplexity:.3f}")
-    print(f"bits per byte:  {bpb:.4f}" if bpb is not None else "bits per byte:  n/a")
+    if args.data is None:
+        raise TinylmError(
+            "eval needs --data (a prepared folder or a text file), or --instruct, or --report DIR"
+        )
+    for path in args.runs:
+        check_run(path)  # a typo in the last run fails before the first is evaluated
+    for n, path in enumerate(args.runs):
+        run = load_run(path, device=args.device)
+        dtype = resolve_dtype(args.dtype, run.device)
+        result = evaluate(run.model, run.tokenizer, args.data, run.device, dtype, args.batch_size)
+        if args.json:
+            print(json.dumps({"run": str(run.path), "data": args.data, **result.as_dict()}))
+            continue
+        bpb = result.bits_per_byte
+        if n:
+            print()
+        print(f"run:            {run.path}")
+        print(f"data:           {args.data}")
+        print(f"tokens:         {result.tokens:,}")
+        print(f"loss:           {result.loss:.4f} nats/token")
+        print(f"perplexity:     {result.perplexity:.3f}")
+        print(f"bits per byte:  {bpb:.4f}" if bpb is not None else "bits per byte:  n/a")
 
 
 def cmd_export(args: argparse.Namespace) -> None:
@@ -419,19 +431,19 @@ def cmd_import(args: argparse.Namespace) -> None:
 
 
 def cmd_eval_instruct(args: argparse.Namespace) -> None:
-    from tinylm.fileio import atomic_write_text
     from tinylm.generate import SamplingOptions
     from tinylm.instruct_eval import data_prompts, evaluate_instruct, markdown_report, synth_prompts
     from tinylm.run import load_run
 
+    args.prompts = args.prompts or 50
     options = SamplingOptions(
-        max_new_tokens=args.max_new_tokens,
+        max_new_tokens=args.max_new_tokens or 300,
         temperature=args.temperature,
         top_p=args.top_p,
         seed=args.seed,
     )
     options.validate()
-    runs = [load_run(path, device=args.device) for path in (args.baseline, args.run) if path]
+    runs = [load_run(path, device=args.device) for path in (args.baseline, *args.runs) if path]
     meta = None
     if args.data is not None:
         records, meta = data_prompts(args.data, args.prompts)
@@ -443,15 +455,18 @@ def cmd_eval_instruct(args: argparse.Namespace) -> None:
         records = synth_prompts(lang, args.prompts)
         source = f"the built-in generator ({lang}, held-out seed)"
     results = evaluate_instruct(runs, records, options, meta)
-    report = markdown_report(results, records, source, options, compare=args.baseline is not None)
+    compare = args.baseline is not None and len(runs) == 2
+    report = markdown_report(results, records, source, options, compare=compare)
     if args.report:
-        atomic_write_text(args.report, report)
+        from tinylm.evalsuite.commands import write_instruct_report
+
+        path = write_instruct_report(args.report, report)
     if args.json:
         print(json.dumps({r.name: r.metrics() for r in results}))
     else:
         print(report.split("\n## Examples")[0].rstrip())
     if args.report:
-        print(f"report written to {args.report}", file=sys.stderr)
+        print(f"report written to {path}", file=sys.stderr)
 
 
 def cmd_presets(args: argparse.Namespace) -> None:
@@ -766,8 +781,11 @@ def build_parser() -> ArgumentParser:
     gen.add_argument("--sentence", help="instruct: a sentence the story must contain")
     gen.set_defaults(func=cmd_generate)
 
-    ev = commands.add_parser("eval", help="loss, perplexity and bits per byte on held-out text")
-    ev.add_argument("run", help="run folder")
+    ev = commands.add_parser(
+        "eval",
+        help="loss/perplexity/bits per byte; with --report DIR the full suite for several runs",
+    )
+    ev.add_argument("runs", nargs="+", metavar="RUN", help="run folder(s), compared side by side")
     ev.add_argument("--data", help="prepared data folder (val split) or text file")
     ev.add_argument("--batch-size", type=_positive_int, default=16)
     ev.add_argument("--device", default="cpu")
@@ -778,11 +796,21 @@ def build_parser() -> ArgumentParser:
         action="store_true",
         help="instruction following: requested words, features, summary (see README)",
     )
-    ev.add_argument("--prompts", type=_positive_int, default=50, help="instruct: how many prompts")
+    ev.add_argument(
+        "--prompts",
+        type=_positive_int,
+        help="story beginnings (default 20), or instruct prompts (default 50)",
+    )
     ev.add_argument("--baseline", help="instruct: a run to compare with (e.g. before fine-tuning)")
-    ev.add_argument("--report", help="instruct: write the Markdown report to this file")
+    ev.add_argument(
+        "--report",
+        metavar="DIR",
+        help="write report.md, report.html, plots and results.json to this folder",
+    )
     ev.add_argument("--lang", choices=("en", "zh"), help="instruct: built-in prompts' language")
-    ev.add_argument("--max-new-tokens", type=_positive_int, default=300)
+    ev.add_argument(
+        "--max-new-tokens", type=_positive_int, help="per completion (default 200; instruct 300)"
+    )
     ev.add_argument(
         "--temperature",
         type=_float,
@@ -790,7 +818,10 @@ def build_parser() -> ArgumentParser:
         help="instruct sampling; 0 (greedy, the default) makes runs differ only by their weights",
     )
     ev.add_argument("--top-p", type=_float, default=0.95, help="instruct sampling")
-    ev.add_argument("--seed", type=int, default=0, help="instruct: prompt i uses seed + i")
+    ev.add_argument("--seed", type=int, default=0, help="prompt i uses seed + i")
+    from tinylm.evalsuite.options import add_suite_flags
+
+    add_suite_flags(ev)
     ev.set_defaults(func=cmd_eval)
 
     exp = commands.add_parser(
