@@ -19,7 +19,7 @@ import numpy as np
 from tinylm.adherence import Adherence, score, text_lang
 from tinylm.data.instruct import InstructRecord, parse_record, prompt_ids, read_instruct
 from tinylm.errors import TinylmError
-from tinylm.generate import SamplingOptions, generate_tokens
+from tinylm.generate import SamplingOptions
 from tinylm.progress import Progress
 from tinylm.run import LoadedRun
 
@@ -129,7 +129,6 @@ def write_stories(
     """One story per prompt; prompt i is sampled with seed options.seed + i, so two runs get
     the same random stream for the same prompt. Also reports which stories ended with EOS."""
     stories, ended = [], []
-    eos = run.tokenizer.eos_id
     with Progress(
         f"writing stories ({run.path.name})",
         total=len(records),
@@ -140,10 +139,8 @@ def write_stories(
             opts = SamplingOptions(**{**vars(options), "seed": (options.seed or 0) + i})
             ids: list[int] = []
             finished = False
-            for token in generate_tokens(
-                run.model, prompt_ids(run.tokenizer, record), opts, eos, 1, run.tokenizer.byte_ids
-            ):
-                if int(token[0]) == eos:
+            for token in run.sample_ids(prompt_ids(run.tokenizer, record), opts):
+                if int(token[0]) in run.stop_ids:
                     finished = True
                     break
                 ids.append(int(token[0]))

@@ -106,25 +106,38 @@ class LoadedRun:
     def prompt_ids(self, prompt: str) -> list[int]:
         return self.tokenizer.encode(prompt, bos=True)
 
+    @property
+    def stop_ids(self) -> frozenset[int]:
+        """Tokens that end a story: EOS, and BOS, which starts another one (llama2.c's models
+        separate stories with BOS alone, never EOS, and its run.c stops there too)."""
+        bos = self.tokenizer.bos_id
+        return frozenset({self.tokenizer.eos_id} | ({bos} if bos is not None else set()))
+
+    def sample_ids(
+        self, prompt_ids: list[int], options: SamplingOptions, num_samples: int = 1
+    ) -> Iterator[torch.Tensor]:
+        """Per step, the next token of each sample [num_samples]; a sample that met one of
+        `stop_ids` yields it once and then EOS. Every sampler (library, server, evaluation)
+        goes through here so they all stop at the same tokens."""
+        eos = self.tokenizer.eos_id
+        return generate_tokens(
+            self.model,
+            prompt_ids,
+            options,
+            eos,
+            num_samples,
+            self.tokenizer.byte_ids,
+            stop_ids=tuple(self.stop_ids - {eos}),
+        )
+
     def stream(self, prompt: str = "", num_samples: int = 1, **options: Any) -> Iterator[list[str]]:
         """Yield, per step, the new text of each sample (empty once a sample has ended)."""
         opts = SamplingOptions(**options)
         prompt_ids = self.prompt_ids(prompt)
         decoders = [StreamDecoder(self.tokenizer, prefix=prompt_ids) for _ in range(num_samples)]
         done = [False] * num_samples
-        eos = self.tokenizer.eos_id
-        # A BOS in the output starts another story: llama2.c's models separate stories with BOS
-        # alone (never EOS), and its run.c stops there too.
-        stops = {eos} | ({self.tokenizer.bos_id} if self.tokenizer.bos_id is not None else set())
-        tokens_iter = generate_tokens(
-            self.model,
-            prompt_ids,
-            opts,
-            eos,
-            num_samples,
-            self.tokenizer.byte_ids,
-            stop_ids=tuple(stops - {eos}),
-        )
+        stops = self.stop_ids
+        tokens_iter = self.sample_ids(prompt_ids, opts, num_samples)
         for tokens in tokens_iter:
             pieces = []
             for i, token in enumerate(tokens.tolist()):

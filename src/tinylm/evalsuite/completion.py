@@ -7,7 +7,7 @@ import re
 from dataclasses import dataclass
 
 from tinylm.adherence import text_lang
-from tinylm.generate import SamplingOptions, generate_tokens
+from tinylm.generate import SamplingOptions
 from tinylm.progress import Progress
 from tinylm.run import LoadedRun
 
@@ -54,11 +54,11 @@ def complete(
             ids = tok.encode(prompt, bos=True, eos=False)
             rows: list[list[int]] = [[] for _ in range(samples)]
             ended = [False] * samples
-            for step in generate_tokens(run.model, ids, opts, tok.eos_id, samples, tok.byte_ids):
+            for step in run.sample_ids(ids, opts, samples):
                 for j, token in enumerate(step.tolist()):
                     if ended[j]:
                         continue
-                    if token == tok.eos_id:
+                    if token in run.stop_ids:
                         ended[j] = True
                     else:
                         rows[j].append(token)

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from tinylm.checkpoint import MODEL_FILE
 from tinylm.errors import TinylmError
-from tinylm.generate import SamplingOptions, generate_tokens
+from tinylm.generate import SamplingOptions
 from tinylm.run import LoadedRun, load_run
 from tinylm.serve.limits import Limits
 from tinylm.tokenizer import StreamDecoder
@@ -85,9 +85,7 @@ class GenerationStream:
         self.completion_tokens = [0] * n
         self._decoders = [StreamDecoder(run.tokenizer) for _ in range(n)]
         self._stops = [StopMatcher(stop) for _ in range(n)]
-        self._tokens = generate_tokens(
-            run.model, prompt_ids, options, run.tokenizer.eos_id, n, run.tokenizer.byte_ids
-        )
+        self._tokens = run.sample_ids(prompt_ids, options, n)
         self._steps = self._run()
 
     def __iter__(self) -> Iterator[list[str]]:
@@ -125,14 +123,14 @@ class GenerationStream:
         pieces.append(text)
 
     def _run(self) -> Iterator[list[str]]:
-        eos = self.run.tokenizer.eos_id
+        stops = self.run.stop_ids
         try:
             for tokens in self._tokens:
                 pieces: list[str] = []
                 for i, token in enumerate(tokens.tolist()):
                     if self.finish_reasons[i] is not None:
                         pieces.append("")
-                    elif token == eos:
+                    elif token in stops:
                         self._emit(i, self._end(i, "stop"), pieces)
                     else:
                         self.completion_tokens[i] += 1
