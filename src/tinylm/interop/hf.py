@@ -122,7 +122,10 @@ def export_hf(model: nn.Module, tokenizer: Tokenizer, out: str | Path, dtype: st
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
     try:
-        tensors = {k: v.to(DTYPES[dtype]) for k, v in model_tensors(model).items()}
+        tensors = {
+            k: v.to(DTYPES[dtype])
+            for k, v in model_tensors(model.state_dict(), cfg.tie_embeddings).items()
+        }
         save_tensors(tmp / MODEL_FILE, tensors, {"format": "pt"})
         atomic_write_json(tmp / "config.json", hf_config(cfg, tokenizer, dtype))
         atomic_write_json(tmp / "generation_config.json", generation_config(cfg, tokenizer))
