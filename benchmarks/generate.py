@@ -19,10 +19,10 @@ from __future__ import annotations
 import argparse
 import json
 import tempfile
-import time
 from pathlib import Path
 
 import torch
+import transformers
 from common import (
     bench_tokenizer,
     hf_twin,
@@ -39,6 +39,7 @@ from tinylm.device import DTYPE_NAMES, resolve_device
 from tinylm.generate import SamplingOptions, generate_tokens
 
 SHORT_PROMPT = 16
+PROMPT = 200
 
 
 def tinylm_generate(model: nn.Module, prompt: list[int], new: int, batch: int) -> int:
@@ -63,13 +64,11 @@ def hf_generate(model: nn.Module, prompt: list[int], new: int, batch: int) -> in
     return out.shape[1] - ids.shape[1]
 
 
-def first_token_seconds(model: nn.Module, prompt: list[int], hf: bool) -> float:
-    start = time.perf_counter()
+def first_token(model: nn.Module, prompt: list[int], hf: bool) -> None:
     if hf:
         hf_generate(model, prompt, 1, 1)
     else:
         next(iter(generate_tokens(model, prompt, SamplingOptions(1, 0.0), eos_id=None)))
-    return time.perf_counter() - start
 
 
 def bench_preset(
@@ -82,7 +81,7 @@ def bench_preset(
     ours.to(dtype).eval()
     theirs.to(dtype).eval()
     max_len = ours.config.max_seq_len
-    long_prompt = prompt[: min(200, max_len - 1)]
+    long_prompt = prompt[: min(PROMPT, max_len - 1)]
     short = prompt[:SHORT_PROMPT]
     new = min(args.new_tokens, max_len - len(short))
 
@@ -93,17 +92,15 @@ def bench_preset(
     )[:, len(short) :]
     same = bool((a.cpu() == b.cpu()).all())
 
-    ttft = {"tinylm": [], "hf": []}
-    for _ in range(args.rounds + 1):
-        ttft["tinylm"].append(first_token_seconds(ours, long_prompt, hf=False))
-        ttft["hf"].append(first_token_seconds(theirs, long_prompt, hf=True))
-    result: dict = {
-        "preset": preset,
-        "greedy_match_8": same,
-        "new_tokens": new,
-        "ttft_tinylm": sorted(ttft["tinylm"][1:])[args.rounds // 2],
-        "ttft_hf": sorted(ttft["hf"][1:])[args.rounds // 2],
+    ttft = {
+        "tinylm": lambda: first_token(ours, long_prompt, hf=False),
+        "hf": lambda: first_token(theirs, long_prompt, hf=True),
     }
+    paired_times(ttft, device, rounds=1)  # warm-up
+    ttft_times = paired_times(ttft, device, rounds=args.rounds)
+    result: dict = {"preset": preset, "greedy_match_8": same, "new_tokens": new}
+    for who, t in ttft_times.items():
+        result[f"ttft_{who}"] = vars(t)
     for batch in args.batch_sizes:
         runs = {
             "tinylm": lambda b=batch: tinylm_generate(ours, short, new, b),
@@ -111,11 +108,11 @@ def bench_preset(
         }
         paired_times(runs, device, rounds=1)  # warm-up
         seconds = paired_times(runs, device, rounds=args.rounds)
-        for who, s in seconds.items():
-            result[f"{who}_b{batch}"] = batch * new / s
+        for who, t in seconds.items():
+            result[f"{who}_b{batch}"] = {"wall": batch * new / t.wall, "busy": batch * new / t.busy}
         print(
-            f"  {preset} batch {batch}: tinylm {result[f'tinylm_b{batch}']:,.0f} tok/s, "
-            f"HF {result[f'hf_b{batch}']:,.0f} tok/s",
+            f"  {preset} batch {batch}: tinylm {result[f'tinylm_b{batch}']['wall']:,.0f} tok/s, "
+            f"HF {result[f'hf_b{batch}']['wall']:,.0f} tok/s",
             flush=True,
         )
     return result
@@ -129,10 +126,16 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3, help="timed runs per contender")
     parser.add_argument("--dtype", default="fp32", choices=["fp32", "bf16"], help="weights")
     parser.add_argument("--device", default="auto")
+    parser.add_argument(
+        "--threads", type=int, help="torch CPU threads (default: all cores; 1 on a busy machine)"
+    )
     parser.add_argument("--json", help="also write the results here")
     args = parser.parse_args()
     args.batch_sizes = [int(b) for b in args.batches.split(",")]
+    transformers.logging.set_verbosity_error()  # max_length vs max_new_tokens chatter
     device = resolve_device(args.device)
+    if args.threads:
+        torch.set_num_threads(args.threads)
     info = machine_info(device)
     print_machine(info)
     peaks = measure_peaks(device)
@@ -142,19 +145,32 @@ def main() -> None:
 
     rows = []
     for r in results:
+        ours, theirs = r["ttft_tinylm"], r["ttft_hf"]
         rows.append(
             [
                 r["preset"],
                 "yes" if r["greedy_match_8"] else "NO",
-                f"{r['ttft_tinylm'] * 1e3:.0f}",
-                f"{r['ttft_hf'] * 1e3:.0f}",
-                f"{r['ttft_hf'] / r['ttft_tinylm']:.2f}x",
+                f"{ours['wall'] * 1e3:.0f}",
+                f"{theirs['wall'] * 1e3:.0f}",
+                f"{theirs['wall'] / ours['wall']:.2f}x",
+                f"{ours['busy'] * 1e3:.0f}",
+                f"{theirs['busy'] * 1e3:.0f}",
+                f"{theirs['busy'] / ours['busy']:.2f}x",
             ]
         )
     print_table(
-        ["preset", "same greedy", "TTFT tinylm ms", "TTFT HF ms", "ratio"],
+        [
+            "preset",
+            "same greedy",
+            "tinylm ms",
+            "HF ms",
+            "speed-up",
+            "tinylm busy ms",
+            "HF busy ms",
+            "busy speed-up",
+        ],
         rows,
-        title=f"time to first token, 200-token prompt, {args.dtype} weights",
+        title=f"time to first token, {PROMPT}-token prompt, {args.dtype} weights",
     )
     rows = []
     for r in results:
@@ -165,20 +181,40 @@ def main() -> None:
                     r["preset"],
                     b,
                     r["new_tokens"],
-                    f"{ours:,.0f}",
-                    f"{theirs:,.0f}",
-                    f"{ours / theirs:.2f}x",
+                    f"{ours['wall']:,.0f}",
+                    f"{theirs['wall']:,.0f}",
+                    f"{ours['wall'] / theirs['wall']:.2f}x",
+                    f"{ours['busy']:,.0f}",
+                    f"{theirs['busy']:,.0f}",
+                    f"{ours['busy'] / theirs['busy']:.2f}x",
                 ]
             )
     print_table(
-        ["preset", "batch", "new tokens", "tinylm tok/s", "HF tok/s", "ratio"],
+        [
+            "preset",
+            "batch",
+            "new tokens",
+            "tinylm tok/s",
+            "HF tok/s",
+            "ratio",
+            "tinylm busy tok/s",
+            "HF busy tok/s",
+            "busy ratio",
+        ],
         rows,
         title=f"greedy decoding throughput (aggregate over the batch), {args.dtype} weights; "
         f"load average now {machine_info(device)['load_average']}",
     )
     if args.json:
         Path(args.json).write_text(
-            json.dumps({"machine": info, "peaks": peaks, "results": results}, indent=2)
+            json.dumps(
+                {
+                    "machine": info,
+                    "peaks": {k: vars(v) for k, v in peaks.items()},
+                    "results": results,
+                },
+                indent=2,
+            )
         )
 
 

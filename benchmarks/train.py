@@ -142,11 +142,16 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=None, help="default: per preset")
     parser.add_argument("--seq-len", type=int, default=None, help="default: the preset's")
     parser.add_argument("--device", default="auto")
+    parser.add_argument(
+        "--threads", type=int, help="torch CPU threads (default: all cores; 1 on a busy machine)"
+    )
     parser.add_argument("--dtype", default="auto", help="autocast dtype (auto: bf16 if fast)")
     parser.add_argument("--compile", action="store_true", help="torch.compile both models")
     parser.add_argument("--json", help="also write the results here")
     args = parser.parse_args()
     device = resolve_device(args.device)
+    if args.threads:
+        torch.set_num_threads(args.threads)
     dtype = resolve_dtype(args.dtype, device)
     names = args.presets.split(",")
     for name in names:
