@@ -8,6 +8,8 @@ process, so both see the same load, and (3) reports their ratio.
 
 from __future__ import annotations
 
+import argparse
+import json
 import os
 import platform
 import statistics
@@ -17,6 +19,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib import metadata
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -113,6 +116,29 @@ def measure_peaks(device: torch.device) -> dict[str, Timing]:
         title="machine peak (best burst)",
     )
     return peaks
+
+
+def add_machine_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--device", default="auto")
+    parser.add_argument(
+        "--threads", type=int, help="torch CPU threads (default: all cores; 1 on a busy machine)"
+    )
+    parser.add_argument("--json", help="also write the results here")
+
+
+def setup_device(args: argparse.Namespace) -> torch.device:
+    from tinylm.device import resolve_device
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    return resolve_device(args.device)
+
+
+def write_json(
+    path: str, info: dict[str, Any], peaks: dict[str, Timing], results: list[dict]
+) -> None:
+    payload = {"machine": info, "peaks": {k: vars(v) for k, v in peaks.items()}, "results": results}
+    Path(path).write_text(json.dumps(payload, indent=2), encoding="utf-8")
 
 
 def print_machine(info: dict[str, Any]) -> None:

@@ -17,25 +17,15 @@ weights tinylm exports. Runs alternate between the two so both see the same mach
 from __future__ import annotations
 
 import argparse
-import json
 import tempfile
 from pathlib import Path
 
+import common
 import torch
 import transformers
-from common import (
-    bench_tokenizer,
-    hf_twin,
-    machine_info,
-    measure_peaks,
-    paired_times,
-    print_machine,
-    print_table,
-    tinylm_model,
-)
 from torch import nn
 
-from tinylm.device import DTYPE_NAMES, resolve_device
+from tinylm.device import DTYPE_NAMES
 from tinylm.generate import SamplingOptions, generate_tokens
 
 SHORT_PROMPT = 16
@@ -74,9 +64,9 @@ def first_token(model: nn.Module, prompt: list[int], hf: bool) -> None:
 def bench_preset(
     preset: str, args: argparse.Namespace, tokenizer, prompt: list[int], device: torch.device
 ) -> dict:
-    ours = tinylm_model(preset).to(device)
+    ours = common.tinylm_model(preset).to(device)
     with tempfile.TemporaryDirectory() as tmp:
-        theirs = hf_twin(ours, tokenizer, Path(tmp) / "hf").to(device)
+        theirs = common.hf_twin(ours, tokenizer, Path(tmp) / "hf").to(device)
     dtype = DTYPE_NAMES[args.dtype]
     ours.to(dtype).eval()
     theirs.to(dtype).eval()
@@ -96,8 +86,8 @@ def bench_preset(
         "tinylm": lambda: first_token(ours, long_prompt, hf=False),
         "hf": lambda: first_token(theirs, long_prompt, hf=True),
     }
-    paired_times(ttft, device, rounds=1)  # warm-up
-    ttft_times = paired_times(ttft, device, rounds=args.rounds)
+    common.paired_times(ttft, device, rounds=1)  # warm-up
+    ttft_times = common.paired_times(ttft, device, rounds=args.rounds)
     result: dict = {"preset": preset, "greedy_match_8": same, "new_tokens": new}
     for who, t in ttft_times.items():
         result[f"ttft_{who}"] = vars(t)
@@ -106,8 +96,8 @@ def bench_preset(
             "tinylm": lambda b=batch: tinylm_generate(ours, short, new, b),
             "hf": lambda b=batch: hf_generate(theirs, short, new, b),
         }
-        paired_times(runs, device, rounds=1)  # warm-up
-        seconds = paired_times(runs, device, rounds=args.rounds)
+        common.paired_times(runs, device, rounds=1)  # warm-up
+        seconds = common.paired_times(runs, device, rounds=args.rounds)
         for who, t in seconds.items():
             result[f"{who}_b{batch}"] = {"wall": batch * new / t.wall, "busy": batch * new / t.busy}
         print(
@@ -125,21 +115,15 @@ def main() -> None:
     parser.add_argument("--new-tokens", type=int, default=200)
     parser.add_argument("--rounds", type=int, default=3, help="timed runs per contender")
     parser.add_argument("--dtype", default="fp32", choices=["fp32", "bf16"], help="weights")
-    parser.add_argument("--device", default="auto")
-    parser.add_argument(
-        "--threads", type=int, help="torch CPU threads (default: all cores; 1 on a busy machine)"
-    )
-    parser.add_argument("--json", help="also write the results here")
+    common.add_machine_args(parser)
     args = parser.parse_args()
     args.batch_sizes = [int(b) for b in args.batches.split(",")]
     transformers.logging.set_verbosity_error()  # max_length vs max_new_tokens chatter
-    device = resolve_device(args.device)
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    info = machine_info(device)
-    print_machine(info)
-    peaks = measure_peaks(device)
-    tokenizer, stories = bench_tokenizer()
+    device = common.setup_device(args)
+    info = common.machine_info(device)
+    common.print_machine(info)
+    peaks = common.measure_peaks(device)
+    tokenizer, stories = common.bench_tokenizer()
     prompt = tokenizer.encode(" ".join(stories[:20]), bos=True)
     results = [bench_preset(p, args, tokenizer, prompt, device) for p in args.presets.split(",")]
 
@@ -158,7 +142,7 @@ def main() -> None:
                 f"{theirs['busy'] / ours['busy']:.2f}x",
             ]
         )
-    print_table(
+    common.print_table(
         [
             "preset",
             "same greedy",
@@ -189,7 +173,7 @@ def main() -> None:
                     f"{ours['busy'] / theirs['busy']:.2f}x",
                 ]
             )
-    print_table(
+    common.print_table(
         [
             "preset",
             "batch",
@@ -203,19 +187,10 @@ def main() -> None:
         ],
         rows,
         title=f"greedy decoding throughput (aggregate over the batch), {args.dtype} weights; "
-        f"load average now {machine_info(device)['load_average']}",
+        f"load average now {common.machine_info(device)['load_average']}",
     )
     if args.json:
-        Path(args.json).write_text(
-            json.dumps(
-                {
-                    "machine": info,
-                    "peaks": {k: vars(v) for k, v in peaks.items()},
-                    "results": results,
-                },
-                indent=2,
-            )
-        )
+        common.write_json(args.json, info, peaks, results)
 
 
 if __name__ == "__main__":

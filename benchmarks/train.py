@@ -17,7 +17,6 @@ no causal discount).
 from __future__ import annotations
 
 import argparse
-import json
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -25,6 +24,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 from common import (
+    add_machine_args,
     bench_tokenizer,
     hf_twin,
     machine_info,
@@ -32,11 +32,13 @@ from common import (
     paired_times,
     print_machine,
     print_table,
+    setup_device,
     tinylm_model,
+    write_json,
 )
 from torch import nn
 
-from tinylm.device import autocast, resolve_device, resolve_dtype
+from tinylm.device import autocast, resolve_dtype
 
 # name -> (preset, vocab override)
 CASES: dict[str, tuple[str, int | None]] = {
@@ -141,17 +143,11 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=2, help="untimed steps per contender")
     parser.add_argument("--batch", type=int, default=None, help="default: per preset")
     parser.add_argument("--seq-len", type=int, default=None, help="default: the preset's")
-    parser.add_argument("--device", default="auto")
-    parser.add_argument(
-        "--threads", type=int, help="torch CPU threads (default: all cores; 1 on a busy machine)"
-    )
+    add_machine_args(parser)
     parser.add_argument("--dtype", default="auto", help="autocast dtype (auto: bf16 if fast)")
     parser.add_argument("--compile", action="store_true", help="torch.compile both models")
-    parser.add_argument("--json", help="also write the results here")
     args = parser.parse_args()
-    device = resolve_device(args.device)
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    device = setup_device(args)
     dtype = resolve_dtype(args.dtype, device)
     names = args.presets.split(",")
     for name in names:
@@ -209,16 +205,7 @@ def main() -> None:
         f"load average now {machine_info(device)['load_average']}",
     )
     if args.json:
-        Path(args.json).write_text(
-            json.dumps(
-                {
-                    "machine": info,
-                    "peaks": {k: vars(v) for k, v in peaks.items()},
-                    "results": results,
-                },
-                indent=2,
-            )
-        )
+        write_json(args.json, info, peaks, results)
 
 
 if __name__ == "__main__":
