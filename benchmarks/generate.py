@@ -91,6 +91,12 @@ def bench_preset(
     result: dict = {"preset": preset, "greedy_match_8": same, "new_tokens": new}
     for who, t in ttft_times.items():
         result[f"ttft_{who}"] = vars(t)
+    print(
+        f"  {preset} first token: tinylm {ttft_times['tinylm'].wall * 1e3:,.0f} ms "
+        f"(busy {ttft_times['tinylm'].busy * 1e3:,.0f}), HF {ttft_times['hf'].wall * 1e3:,.0f} ms "
+        f"(busy {ttft_times['hf'].busy * 1e3:,.0f})",
+        flush=True,
+    )
     for batch in args.batch_sizes:
         runs = {
             "tinylm": lambda b=batch: tinylm_generate(ours, short, new, b),
@@ -100,9 +106,10 @@ def bench_preset(
         seconds = common.paired_times(runs, device, rounds=args.rounds)
         for who, t in seconds.items():
             result[f"{who}_b{batch}"] = {"wall": batch * new / t.wall, "busy": batch * new / t.busy}
+        mine, peer = result[f"tinylm_b{batch}"], result[f"hf_b{batch}"]
         print(
-            f"  {preset} batch {batch}: tinylm {result[f'tinylm_b{batch}']['wall']:,.0f} tok/s, "
-            f"HF {result[f'hf_b{batch}']['wall']:,.0f} tok/s",
+            f"  {preset} batch {batch}: tinylm {mine['wall']:,.0f} tok/s "
+            f"(busy {mine['busy']:,.0f}), HF {peer['wall']:,.0f} tok/s (busy {peer['busy']:,.0f})",
             flush=True,
         )
     return result
