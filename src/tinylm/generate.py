@@ -157,13 +157,18 @@ def _generate(
         prompt[-max_len:] if max_len else prompt, dtype=torch.long, device=device
     )
     context = context.unsqueeze(0).expand(num_samples, -1)  # [B, T]
-    history = context
-    cache = model.make_cache(num_samples)
+    steps = options.max_new_tokens
+    # The cache is allocated once, no longer than this generation needs; it is only refilled
+    # (never reallocated) when a long generation slides past the context window.
+    cache_len = None if max_len is None else min(max_len, context.shape[1] + steps)
+    cache = model.make_cache(num_samples, max_len=cache_len)
+    # Every sampled token, written in place (a growing torch.cat would copy O(n^2) bytes).
+    generated = torch.empty(num_samples, steps, dtype=torch.long, device=device)
     logits, _ = model(context, cache=cache, start=0, last_only=True)
     pos = context.shape[1]
     finished = torch.zeros(num_samples, dtype=torch.bool, device=device)
     guard = Utf8Guard(byte_ids, model.config.vocab_size, device) if byte_ids else None
-    for _ in range(options.max_new_tokens):
+    for i in range(steps):
         step_logits = logits[:, -1, :]
         if guard is not None:
             step_logits = guard.mask(step_logits)
@@ -176,12 +181,12 @@ def _generate(
         for stop in stop_ids:
             finished |= token == stop
         yield token
-        if bool(finished.all()):
+        if i == steps - 1 or bool(finished.all()):
             return
-        history = torch.cat([history, token[:, None]], dim=1)
-        if pos == max_len:
+        generated[:, i] = token
+        if cache_len is not None and pos == cache_len:  # only reached when the context is full
+            history = torch.cat([context, generated[:, : i + 1]], dim=1)
             keep = history[:, -(max_len // 2) :]
-            cache = model.make_cache(num_samples)
             logits, _ = model(keep, cache=cache, start=0, last_only=True)
             pos = keep.shape[1]
         else:

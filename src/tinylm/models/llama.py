@@ -55,7 +55,8 @@ def apply_rope(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.T
 class KVCache:
     """Preallocated keys/values for every layer: [B, n_kv_heads, max_len, head_dim].
 
-    One allocation for the whole generation; each step writes its slice in place."""
+    One allocation for the whole generation; each step writes its slice in place. Positions
+    are only ever read after being written, so the memory starts uninitialised."""
 
     def __init__(
         self,
@@ -66,8 +67,8 @@ class KVCache:
         dtype: torch.dtype,
     ) -> None:
         shape = (cfg.n_layers, batch_size, cfg.n_kv_heads, max_len, cfg.head_dim)
-        self.k = torch.zeros(shape, device=device, dtype=dtype)
-        self.v = torch.zeros(shape, device=device, dtype=dtype)
+        self.k = torch.empty(shape, device=device, dtype=dtype)
+        self.v = torch.empty(shape, device=device, dtype=dtype)
         self.max_len = max_len
 
     def update(

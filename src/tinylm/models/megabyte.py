@@ -243,5 +243,6 @@ class Megabyte(nn.Module):
         out = torch.cat(outputs, dim=1)
         return out[:, -1:] if last_only else out
 
-    def make_cache(self, batch_size: int) -> MegabyteCache:
+    def make_cache(self, batch_size: int, max_len: int | None = None) -> MegabyteCache:
+        # Whole patches: the cache always spans the full context (`max_len` is a hint only).
         return MegabyteCache(self, batch_size)

@@ -98,5 +98,5 @@ class RNNLM(nn.Module):
             cache.length += idx.shape[1]
         return lm_head_and_loss(self.lm_head, self.drop(x), targets, last_only)
 
-    def make_cache(self, batch_size: int) -> RNNState:
+    def make_cache(self, batch_size: int, max_len: int | None = None) -> RNNState:
         return RNNState()

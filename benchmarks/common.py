@@ -1,0 +1,215 @@
+"""Shared by the speed benchmarks: the machine's own matmul peak, a description of the machine,
+paired timing and table printing.
+
+Absolute times on a shared machine drift with the load, so every benchmark (1) measures this
+machine's bf16 and fp32 matmul peak first, (2) times tinylm and its peer alternately in the same
+process, so both see the same load, and (3) reports their ratio.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import torch
+
+
+def _cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def _version(package: str) -> str:
+    try:
+        return metadata.version(package)
+    except metadata.PackageNotFoundError:
+        return "absent"
+
+
+def machine_info(device: torch.device) -> dict[str, Any]:
+    """What a reader needs to judge a number: hardware, software, date and how busy it was."""
+    info: dict[str, Any] = {
+        "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "cpu": _cpu_model(),
+        "cores": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
+        "python": sys.version.split()[0],
+        "torch": torch.__version__,
+        "transformers": _version("transformers"),
+        "tinylm": _version("tinylm"),
+        "load_average": [round(x, 1) for x in os.getloadavg()],
+    }
+    if device.type == "cuda":
+        info["gpu"] = torch.cuda.get_device_name(device)
+    return info
+
+
+def sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+@dataclass
+class Timing:
+    """Seconds of one run: `wall` is what a user waits; `busy` is the process's CPU seconds
+    divided by its threads, the wall time it would take with the cores to itself. On a machine
+    shared with other jobs `busy` is the stable one (OpenMP spin-waits count as busy, so it
+    errs on the slow side)."""
+
+    wall: float
+    busy: float
+
+
+def timed(fn: Callable[[], Any], device: torch.device) -> Timing:
+    sync(device)
+    wall, cpu = time.perf_counter(), time.process_time()
+    fn()
+    sync(device)
+    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    # On a GPU the host thread mostly waits: wall time is the measure there.
+    busy = cpu / torch.get_num_threads() if device.type == "cpu" else wall
+    return Timing(wall, busy)
+
+
+def matmul_peak_gflops(
+    dtype: torch.dtype, device: torch.device, n: int = 1024, seconds: float = 2.0
+) -> Timing:
+    """Best GFLOP/s of an n x n @ n x n matmul in `dtype`, by wall and by busy time (best of
+    short bursts: a moment with the cores free shows the machine's real ceiling)."""
+    a = torch.randn(n, n, device=device).to(dtype)
+    b = torch.randn(n, n, device=device).to(dtype)
+    for _ in range(3):
+        a @ b
+    reps = 4 if device.type == "cpu" else 50
+    flops = reps * 2 * n**3 / 1e9
+    best = Timing(0.0, 0.0)
+    deadline = time.perf_counter() + seconds
+    while time.perf_counter() < deadline:
+        t = timed(lambda: [a @ b for _ in range(reps)], device)
+        best = Timing(max(best.wall, flops / t.wall), max(best.busy, flops / max(t.busy, 1e-9)))
+    return best
+
+
+def measure_peaks(device: torch.device) -> dict[str, Timing]:
+    peaks = {"bf16": matmul_peak_gflops(torch.bfloat16, device)}
+    peaks["fp32"] = matmul_peak_gflops(torch.float32, device)
+    print_table(
+        ["matmul 1024^3", "GFLOP/s (wall)", "GFLOP/s (busy)"],
+        [[name, f"{p.wall:,.0f}", f"{p.busy:,.0f}"] for name, p in peaks.items()],
+        title="machine peak (best burst)",
+    )
+    return peaks
+
+
+def add_machine_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--device", default="auto")
+    parser.add_argument(
+        "--threads", type=int, help="torch CPU threads (default: all cores; 1 on a busy machine)"
+    )
+    parser.add_argument("--json", help="also write the results here")
+
+
+def setup_device(args: argparse.Namespace) -> torch.device:
+    from tinylm.device import resolve_device
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    return resolve_device(args.device)
+
+
+def write_json(
+    path: str, info: dict[str, Any], peaks: dict[str, Timing], results: list[dict]
+) -> None:
+    payload = {"machine": info, "peaks": {k: vars(v) for k, v in peaks.items()}, "results": results}
+    Path(path).write_text(json.dumps(payload, indent=2), encoding="utf-8")
+
+
+def print_machine(info: dict[str, Any]) -> None:
+    print(
+        f"{info['date']}: {info['cpu']}, {info['cores']} cores ({info['torch_threads']} torch "
+        f"threads){', ' + info['gpu'] if 'gpu' in info else ''}; python {info['python']}, "
+        f"torch {info['torch']}, transformers {info['transformers']}; "
+        f"load average {' '.join(str(x) for x in info['load_average'])}"
+    )
+
+
+def paired_times(
+    fns: dict[str, Callable[[], Any]], device: torch.device, rounds: int
+) -> dict[str, Timing]:
+    """Median wall and busy seconds per call of each function, run in alternation (A B A B ...)
+    so that a change in machine load hits every contender alike."""
+    times: dict[str, list[Timing]] = {name: [] for name in fns}
+    for _ in range(rounds):
+        for name, fn in fns.items():
+            times[name].append(timed(fn, device))
+    return {
+        name: Timing(
+            statistics.median(t.wall for t in values), statistics.median(t.busy for t in values)
+        )
+        for name, values in times.items()
+    }
+
+
+def print_table(headers: Sequence[str], rows: Sequence[Sequence[str]], title: str = "") -> None:
+    """A Markdown table (pastes straight into docs/benchmarks.md)."""
+    if title:
+        print(f"\n{title}")
+    widths = [max(len(str(h)), *(len(str(r[i])) for r in rows)) for i, h in enumerate(headers)]
+    print("| " + " | ".join(str(h).ljust(w) for h, w in zip(headers, widths, strict=True)) + " |")
+    print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
+    for row in rows:
+        print("| " + " | ".join(str(c).rjust(w) for c, w in zip(row, widths, strict=True)) + " |")
+
+
+# -- contenders -------------------------------------------------------------------------------
+
+STORIES = "../shared/data/tinystories/v1-train-head.txt"
+
+
+def bench_tokenizer(max_stories: int = 2000):  # -> tinylm.tokenizer.Tokenizer
+    """A real 512-id BPE trained on real TinyStories text: its ids fit every preset's vocab, and
+    it gives the prompts real token statistics."""
+    from tinylm.data.readers import read_stories
+    from tinylm.tokenizer import train_tokenizer
+
+    stories = [s for _, s in zip(range(max_stories), read_stories(STORIES), strict=False)]
+    if not stories:
+        sys.exit(f"no stories in {STORIES}: run from the repository root next to ../shared")
+    return train_tokenizer(stories, 512, show_progress=False), stories
+
+
+def tinylm_model(preset: str, vocab_size: int | None = None, seed: int = 0) -> torch.nn.Module:
+    from tinylm.config import build_configs
+    from tinylm.models import build_model
+
+    cfg, _ = build_configs(preset, flag_model={"vocab_size": vocab_size})
+    torch.manual_seed(seed)
+    return build_model(cfg)
+
+
+def hf_twin(model: torch.nn.Module, tokenizer, folder) -> torch.nn.Module:
+    """The same weights as a transformers `LlamaForCausalLM` (attn_implementation="sdpa"),
+    through tinylm's own Hugging Face export: the path a user takes."""
+    from transformers import LlamaForCausalLM
+
+    from tinylm.interop.hf import export_hf
+
+    export_hf(model, tokenizer, folder)
+    return LlamaForCausalLM.from_pretrained(folder, attn_implementation="sdpa")
