@@ -51,7 +51,7 @@ from tinylm.errors import TinylmError
 from tinylm.evaluate import token_nll
 from tinylm.faults import Faults
 from tinylm.fileio import atomic_copy, atomic_open, fsync_dir
-from tinylm.models import build_model, check_tokenizer_fits, count_parameters
+from tinylm.models import build_model, check_data_fits_family, count_parameters
 from tinylm.plots import plot_losses
 from tinylm.progress import Progress, console, format_duration
 from tinylm.run import (
@@ -163,7 +163,7 @@ class Trainer:
                 else "instruct data: loss on every token (--no-mask)"
             )
         model_cfg.validate()
-        check_tokenizer_fits(model_cfg, self.tokenizer, self.data_dir)
+        check_data_fits_family(model_cfg, self.tokenizer, self.data_dir)
         train_cfg.validate()
         if train_cfg.max_steps is None and train_cfg.time_budget is None:
             raise TinylmError("say how long to train: --max-steps N or --time-budget 10m")

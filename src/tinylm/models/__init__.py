@@ -31,7 +31,7 @@ def build_model(cfg: ModelConfig) -> nn.Module:
 BYTE_LEVEL_ARCHES = ("megabyte",)
 
 
-def check_tokenizer_fits(cfg: ModelConfig, tokenizer: Tokenizer, data_dir: Path) -> None:
+def check_data_fits_family(cfg: ModelConfig, tokenizer: Tokenizer, data_dir: Path) -> None:
     """A byte-level family trains on byte shards only (its patches are patches of bytes)."""
     if cfg.arch in BYTE_LEVEL_ARCHES and not tokenizer.bytes_only:
         raise TinylmError(
