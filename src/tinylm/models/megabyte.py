@@ -202,7 +202,9 @@ class Megabyte(nn.Module):
     def _forward_cached(
         self, idx: torch.Tensor, cache: MegabyteCache, start: int, last_only: bool
     ) -> torch.Tensor:
-        if start != cache.length:
+        if start == 0:
+            cache.length = 0  # a refill (generation slid past the context): all recomputed
+        elif start != cache.length:
             raise ValueError(f"megabyte cache holds {cache.length} bytes, asked for {start}")
         B, T = idx.shape
         P = self.patch_size
