@@ -129,6 +129,7 @@ def write_stories(
     """One story per prompt; prompt i is sampled with seed options.seed + i, so two runs get
     the same random stream for the same prompt. Also reports which stories ended with EOS."""
     stories, ended = [], []
+    stops = run.stop_ids
     with Progress(
         f"writing stories ({run.path.name})",
         total=len(records),
@@ -140,7 +141,7 @@ def write_stories(
             ids: list[int] = []
             finished = False
             for token in run.sample_ids(prompt_ids(run.tokenizer, record), opts):
-                if int(token[0]) in run.stop_ids:
+                if int(token[0]) in stops:
                     finished = True
                     break
                 ids.append(int(token[0]))

@@ -45,6 +45,7 @@ def complete(
     """`samples` completions per prompt, generated as one batch per prompt (shared prompt, KV
     cache of [samples, T]); prompt i uses seed options.seed + i, the same for every run."""
     tok = run.tokenizer
+    stops = run.stop_ids
     out: list[Completion] = []
     with Progress(
         f"completing stories ({run.path.name})", len(prompts) * samples, "samples", show_progress
@@ -58,7 +59,7 @@ def complete(
                 for j, token in enumerate(step.tolist()):
                     if ended[j]:
                         continue
-                    if token in run.stop_ids:
+                    if token in stops:
                         ended[j] = True
                     else:
                         rows[j].append(token)
