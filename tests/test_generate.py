@@ -8,6 +8,7 @@ from conftest import first_stories, run_cli
 import tinylm
 from tinylm.config import build_configs
 from tinylm.data.prepare import prepare
+from tinylm.run import load_run
 from tinylm.trainer import Trainer
 
 
@@ -57,6 +58,17 @@ def test_generation_past_the_context_window(trained_run) -> None:
     assert len(tokens) == 300
     text = lm.tokenizer.decode(int(t) for t in tokens)
     assert text.count(" ") > 100 and "\ufffd" not in text
+
+
+@pytest.mark.slow
+def test_compiled_decoding_writes_what_eager_decoding_writes(trained_run) -> None:
+    # torch.compile on the CPU (inductor's C++ backend); the first call compiles (~20 s).
+    eager = tinylm.load(str(trained_run))
+    compiled = load_run(trained_run, compile=True)
+    want = eager.generate("Once upon a time", max_new_tokens=160, temperature=0)
+    assert compiled.generate("Once upon a time", max_new_tokens=160, temperature=0) == want
+    sampled = dict(max_new_tokens=60, temperature=0.8, seed=5, num_samples=2)
+    assert compiled.generate("Lily", **sampled) == eager.generate("Lily", **sampled)
 
 
 @pytest.fixture(scope="module")

@@ -29,6 +29,24 @@ def test_kv_cache_matches_full_forward(kv_heads) -> None:
     torch.testing.assert_close(torch.cat(parts, dim=1), full, atol=1e-5, rtol=1e-5)
 
 
+def test_fixed_shape_decoding_matches_full_forward() -> None:
+    """The step `generate --compile` traces: a tensor position, the whole cache attended with
+    the unwritten part masked. Garbage left in unwritten slots (NaN is possible in
+    uninitialised memory) must not leak in."""
+    torch.manual_seed(0)
+    model = build_model(small(n_kv_heads=2)).eval()
+    idx = torch.randint(0, 300, (2, 30))
+    full, _ = model(idx)
+    cache = model.make_cache(2)
+    for tensor in (*cache.k, *cache.v):
+        tensor.fill_(float("nan"))
+    cache.prepare_fixed_shape()
+    parts = [model(idx[:, :10], cache=cache, start=0)[0]]
+    for i in range(10, 30):
+        parts.append(model(idx[:, i : i + 1], cache=cache, start=torch.tensor([i]))[0])
+    torch.testing.assert_close(torch.cat(parts, dim=1), full, atol=1e-5, rtol=1e-5)
+
+
 def test_causal_future_tokens_do_not_leak() -> None:
     torch.manual_seed(0)
     model = build_model(small()).eval()

@@ -337,7 +337,7 @@ def cmd_generate(args: argparse.Namespace) -> None:
         args.prompt = render_prompt(
             make_record(args.words or "", args.features or "", args.summary, args.sentence)
         )
-    run = load_run(args.run, device=args.device)
+    run = load_run(args.run, device=args.device, dtype=args.dtype, compile=args.compile)
     options = dict(
         max_new_tokens=args.max_new_tokens,
         temperature=args.temperature,
@@ -772,6 +772,14 @@ def build_parser() -> ArgumentParser:
     gen.add_argument("--seed", type=int)
     gen.add_argument("--num-samples", type=_positive_int, default=1)
     gen.add_argument("--device", default="cpu")
+    gen.add_argument(
+        "--dtype", default="fp32", choices=("fp32", "bf16", "fp16"), help="weight type"
+    )
+    gen.add_argument(
+        "--compile",
+        action="store_true",
+        help="torch.compile the decoding step (a CUDA graph on GPUs): slower start, faster tokens",
+    )
     gen.add_argument("--words", help="instruct: words the story must use, e.g. dog,ball,happy")
     gen.add_argument(
         "--features",

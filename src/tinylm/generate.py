@@ -3,7 +3,9 @@ cache for speed, EOS stops a sample by itself, and a seed makes it reproducible.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import functools
+import weakref
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import torch
@@ -119,22 +121,60 @@ def generate_tokens(
     num_samples: int = 1,
     byte_ids: list[int] | None = None,
     stop_ids: tuple[int, ...] = (),
+    compile: bool = False,
 ) -> Iterator[torch.Tensor]:
     """Yield the next token of every sample ([num_samples] ids) until all hit EOS or the limit.
 
     `stop_ids` end a sample like EOS does (the stop token itself is yielded once). Rows that
     already ended keep yielding `eos_id`. When the context window fills up, the last
     half of it is re-encoded and generation continues (positions restart, as in any
-    sliding-window sampler), so long outputs are possible with a short-context model."""
+    sliding-window sampler), so long outputs are possible with a short-context model.
+
+    `compile` runs each one-token step through torch.compile (on CUDA as a replayed CUDA
+    graph): the first call pays for compiling, later ones decode faster. Families without a
+    fixed-shape step (rnn, megabyte) decode eagerly either way."""
     options.validate()
     if not prompt:
         raise TinylmError("nothing to generate from: the prompt is empty and there is no BOS")
     was_training = model.training
     model.eval()
     try:
-        yield from _generate(model, prompt, options, eos_id, num_samples, byte_ids, stop_ids)
+        yield from _generate(
+            model, prompt, options, eos_id, num_samples, byte_ids, stop_ids, compile
+        )
     finally:
         model.train(was_training)
+
+
+def _decode_step(
+    model: nn.Module, token: torch.Tensor, pos: int | torch.Tensor, cache
+) -> torch.Tensor:
+    """token [B, 1] at position pos -> logits [B, 1, V]; a tensor pos is the fixed-shape step."""
+    return model(token, cache=cache, start=pos)[0]
+
+
+# model -> {(batch, length, dtype): cache}. Compiled generation reuses one cache per model and
+# batch size: a CUDA graph is recorded against its buffers' addresses, so a fresh cache per
+# call would mean re-recording the graph every call. (So two compiled generations on the same
+# model and batch size must not be interleaved.)
+_FIXED_SHAPE_CACHES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _fixed_shape_cache(model: nn.Module, batch: int, length: int):
+    caches = _FIXED_SHAPE_CACHES.setdefault(model, {})
+    key = (batch, length, model.lm_head.weight.dtype, model.lm_head.weight.device)
+    if key not in caches:
+        caches[key] = model.make_cache(batch, max_len=length)
+        caches[key].prepare_fixed_shape()
+    return caches[key]
+
+
+@functools.cache
+def _compiled_step(device_type: str) -> Callable:
+    # "reduce-overhead" records the step as a CUDA graph: one launch per token instead of one
+    # per kernel, which is what bounds a small model's decoding on a GPU.
+    mode = "reduce-overhead" if device_type == "cuda" else "default"
+    return torch.compile(_decode_step, mode=mode, fullgraph=True, dynamic=False)
 
 
 def _generate(
@@ -145,6 +185,7 @@ def _generate(
     num_samples: int,
     byte_ids: list[int] | None,
     stop_ids: tuple[int, ...] = (),
+    compile: bool = False,
 ) -> Iterator[torch.Tensor]:
     # A model with no context limit (an RNN's state carries everything) sets context_length None.
     max_len = getattr(model, "context_length", model.config.max_seq_len)
@@ -161,7 +202,15 @@ def _generate(
     # The cache is allocated once, no longer than this generation needs; it is only refilled
     # (never reallocated) when a long generation slides past the context window.
     cache_len = None if max_len is None else min(max_len, context.shape[1] + steps)
-    cache = model.make_cache(num_samples, max_len=cache_len)
+    fixed_shape = compile and hasattr(model, "rope_cos")  # the llama family's static step
+    if fixed_shape:
+        # One cache length for every call, so the compiled step is traced once per batch size.
+        cache_len = max_len
+        cache = _fixed_shape_cache(model, num_samples, max_len)
+        compiled = _compiled_step(device.type)
+        position = torch.zeros(1, dtype=torch.long, device=device)
+    else:
+        cache = model.make_cache(num_samples, max_len=cache_len)
     # Every sampled token, written in place (a growing torch.cat would copy O(n^2) bytes).
     generated = torch.empty(num_samples, steps, dtype=torch.long, device=device)
     logits, _ = model(context, cache=cache, start=0, last_only=True)
@@ -189,6 +238,12 @@ def _generate(
             keep = history[:, -(max_len // 2) :]
             logits, _ = model(keep, cache=cache, start=0, last_only=True)
             pos = keep.shape[1]
+        elif fixed_shape:
+            if device.type == "cuda":
+                torch.compiler.cudagraph_mark_step_begin()
+            position.fill_(pos)
+            logits = compiled(model, token[:, None], position, cache)
+            pos += 1
         else:
-            logits, _ = model(token[:, None], cache=cache, start=pos)
+            logits = _decode_step(model, token[:, None], pos, cache)
             pos += 1

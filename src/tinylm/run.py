@@ -24,7 +24,7 @@ from torch import nn
 from tinylm import __version__
 from tinylm.checkpoint import MODEL_FILE, load_model_weights
 from tinylm.config import ModelConfig, TrainConfig, model_config_from_dict
-from tinylm.device import resolve_device
+from tinylm.device import DTYPE_NAMES, resolve_device
 from tinylm.errors import TinylmError
 from tinylm.fileio import atomic_write_json
 from tinylm.generate import SamplingOptions, generate_tokens
@@ -95,6 +95,7 @@ class LoadedRun:
     tokenizer: Tokenizer
     config: dict[str, Any]
     device: torch.device
+    compile: bool = False  # decode through torch.compile (a CUDA graph on GPUs)
 
     @property
     def model_config(self) -> ModelConfig:
@@ -128,6 +129,7 @@ class LoadedRun:
             num_samples,
             self.tokenizer.byte_ids,
             stop_ids=tuple(self.stop_ids - {eos}),
+            compile=self.compile,
         )
 
     def stream(self, prompt: str = "", num_samples: int = 1, **options: Any) -> Iterator[list[str]]:
@@ -193,7 +195,11 @@ def check_run(run_dir: str | Path) -> Path:
     return run
 
 
-def load_run(run_dir: str | Path, device: str = "cpu") -> LoadedRun:
+def load_run(
+    run_dir: str | Path, device: str = "cpu", dtype: str = "fp32", compile: bool = False
+) -> LoadedRun:
+    """The run's model and tokenizer on `device`, weights in `dtype` (fp32, bf16, fp16: half
+    the memory traffic per decoded token); `compile` makes generation use a compiled step."""
     run = check_run(run_dir)
     config = read_run_config(run)
     model_cfg = run_model_config(config, str(run / CONFIG_FILE))
@@ -206,5 +212,7 @@ def load_run(run_dir: str | Path, device: str = "cpu") -> LoadedRun:
     model = build_model(model_cfg)
     load_model_weights(run / MODEL_FILE, model)
     dev = resolve_device(device)
-    model.to(dev).eval()
-    return LoadedRun(path=run, model=model, tokenizer=tokenizer, config=config, device=dev)
+    if dtype not in DTYPE_NAMES:
+        raise TinylmError(f"--dtype must be one of {', '.join(DTYPE_NAMES)}, got '{dtype}'")
+    model.to(device=dev, dtype=DTYPE_NAMES[dtype]).eval()
+    return LoadedRun(run, model, tokenizer, config, dev, compile=compile)

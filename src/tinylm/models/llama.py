@@ -53,10 +53,12 @@ def apply_rope(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.T
 
 
 class KVCache:
-    """Preallocated keys/values for every layer: [B, n_kv_heads, max_len, head_dim].
+    """Preallocated keys/values, one [B, n_kv_heads, max_len, head_dim] tensor per layer.
 
     One allocation for the whole generation; each step writes its slice in place. Positions
-    are only ever read after being written, so the memory starts uninitialised."""
+    are only ever read after being written, so the memory starts uninitialised. Separate
+    tensors per layer (not one [n_layers, ...] block) let a compiled step write each in place;
+    an in-place write into a view of one big block made inductor copy the whole block."""
 
     def __init__(
         self,
@@ -66,18 +68,38 @@ class KVCache:
         device: torch.device,
         dtype: torch.dtype,
     ) -> None:
-        shape = (cfg.n_layers, batch_size, cfg.n_kv_heads, max_len, cfg.head_dim)
-        self.k = torch.empty(shape, device=device, dtype=dtype)
-        self.v = torch.empty(shape, device=device, dtype=dtype)
+        shape = (batch_size, cfg.n_kv_heads, max_len, cfg.head_dim)
+        self.k = [torch.empty(shape, device=device, dtype=dtype) for _ in range(cfg.n_layers)]
+        self.v = [torch.empty(shape, device=device, dtype=dtype) for _ in range(cfg.n_layers)]
         self.max_len = max_len
+        self.dtype = dtype
 
     def update(
         self, layer: int, start: int, k: torch.Tensor, v: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor]:
         end = start + k.shape[2]
-        self.k[layer, :, :, start:end] = k
-        self.v[layer, :, :, start:end] = v
-        return self.k[layer, :, :, :end], self.v[layer, :, :, :end]
+        self.k[layer][:, :, start:end] = k
+        self.v[layer][:, :, start:end] = v
+        return self.k[layer][:, :, :end], self.v[layer][:, :, :end]
+
+    def write(
+        self, layer: int, positions: torch.Tensor, k: torch.Tensor, v: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """The fixed-shape twin of `update` for compiled decoding: positions is a [T] tensor,
+        and the whole cache comes back (the caller masks what is not written yet), so no shape
+        depends on where generation is."""
+        self.k[layer].index_copy_(2, positions, k)
+        self.v[layer].index_copy_(2, positions, v)
+        return self.k[layer], self.v[layer]
+
+    def prepare_fixed_shape(self) -> None:
+        """Ready the cache for `write`: zero it (masked slots still meet the values in a
+        matmul, and uninitialised memory may hold NaN, which a zero weight does not cancel),
+        and tell torch.compile the buffers never move, so a CUDA graph may write into them in
+        place (otherwise it refuses to graph a step that mutates its inputs)."""
+        for tensor in (*self.k, *self.v):
+            tensor.zero_()
+            torch._dynamo.mark_static_address(tensor)
 
 
 class Attention(nn.Module):
@@ -99,21 +121,34 @@ class Attention(nn.Module):
         cos: torch.Tensor,
         sin: torch.Tensor,
         cache: KVCache | None = None,
-        start: int = 0,
+        start: int | torch.Tensor = 0,
     ) -> torch.Tensor:
         B, T, _ = x.shape
         q = self.q_proj(x).view(B, T, self.n_heads, self.head_dim).transpose(1, 2)
         k = self.k_proj(x).view(B, T, self.n_kv_heads, self.head_dim).transpose(1, 2)
         v = self.v_proj(x).view(B, T, self.n_kv_heads, self.head_dim).transpose(1, 2)
         q, k = apply_rope(q, cos, sin), apply_rope(k, cos, sin)  # [B, H|KV, T, hd]
-        if cache is not None:
-            k, v = cache.update(self.layer, start, k.to(cache.k.dtype), v.to(cache.v.dtype))
+        if isinstance(start, torch.Tensor):  # fixed-shape decoding, see Llama.forward
+            assert cache is not None
+            positions = start + torch.arange(T, device=x.device)
+            k, v = cache.write(self.layer, positions, k.to(cache.dtype), v.to(cache.dtype))
             k, v = k.to(q.dtype), v.to(q.dtype)
-        y = self._attend(q, k, v, start)  # [B, H, T, hd]
+            mask = torch.arange(k.shape[2], device=x.device) <= positions[:, None]  # [T, S]
+            y = self._attend(q, k, v, 0, mask)
+        else:
+            if cache is not None:
+                k, v = cache.update(self.layer, start, k.to(cache.dtype), v.to(cache.dtype))
+                k, v = k.to(q.dtype), v.to(q.dtype)
+            y = self._attend(q, k, v, start)  # [B, H, T, hd]
         return self.o_proj(y.transpose(1, 2).reshape(B, T, self.n_heads * self.head_dim))
 
     def _attend(
-        self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, start: int
+        self,
+        q: torch.Tensor,
+        k: torch.Tensor,
+        v: torch.Tensor,
+        start: int,
+        mask: torch.Tensor | None = None,
     ) -> torch.Tensor:
         T, S = q.shape[2], k.shape[2]
         dropout = self.dropout if self.training else 0.0
@@ -124,6 +159,8 @@ class Attention(nn.Module):
             else:
                 rep = self.n_heads // self.n_kv_heads
                 k, v = k.repeat_interleave(rep, dim=1), v.repeat_interleave(rep, dim=1)
+        if mask is not None:
+            return F.scaled_dot_product_attention(q, k, v, attn_mask=mask, **kwargs)
         if T == 1:  # one new token attends to everything cached: no mask at all
             return F.scaled_dot_product_attention(q, k, v, dropout_p=dropout, **kwargs)
         if start == 0 and S == T:
@@ -162,7 +199,7 @@ class DecoderLayer(nn.Module):
         cos: torch.Tensor,
         sin: torch.Tensor,
         cache: KVCache | None,
-        start: int,
+        start: int | torch.Tensor,
     ) -> torch.Tensor:
         x = x + self.resid_dropout(self.self_attn(self.input_layernorm(x), cos, sin, cache, start))
         return x + self.resid_dropout(self.mlp(self.post_attention_layernorm(x)))
@@ -224,20 +261,28 @@ class Llama(nn.Module):
         idx: torch.Tensor,
         targets: torch.Tensor | None = None,
         cache: KVCache | None = None,
-        start: int = 0,
+        start: int | torch.Tensor = 0,
         last_only: bool = False,
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
         """idx: [B, T] token ids starting at absolute position `start`.
 
         Returns logits [B, T, V] (or [B, 1, V] with `last_only`) and the mean cross-entropy
-        against `targets` [B, T] when given (-100 entries are ignored)."""
+        against `targets` [B, T] when given (-100 entries are ignored).
+
+        A 1-element tensor `start` (with a cache) selects fixed-shape decoding: every shape is
+        the same at every position (the whole cache is attended, unwritten slots masked), so
+        torch.compile traces the step once and CUDA can replay it as one graph."""
         T = idx.shape[1]
-        if start + T > self.config.max_seq_len:
-            raise ValueError(
-                f"sequence of {start + T} tokens exceeds max_seq_len {self.config.max_seq_len}"
-            )
-        cos = self.rope_cos[start : start + T]
-        sin = self.rope_sin[start : start + T]
+        if isinstance(start, torch.Tensor):
+            positions = start + torch.arange(T, device=idx.device)
+            cos, sin = self.rope_cos[positions], self.rope_sin[positions]
+        else:
+            if start + T > self.config.max_seq_len:
+                raise ValueError(
+                    f"sequence of {start + T} tokens exceeds max_seq_len {self.config.max_seq_len}"
+                )
+            cos = self.rope_cos[start : start + T]
+            sin = self.rope_sin[start : start + T]
         x = self.drop(self.model.embed_tokens(idx))  # [B, T, dim]
         for layer in self.model.layers:
             x = layer(x, cos, sin, cache, start)
