@@ -32,16 +32,23 @@ SHORT_PROMPT = 16
 PROMPT = 200
 
 
+# --compile: tinylm's compiled fixed-shape step (a CUDA graph on GPUs) against transformers'
+# own compiled path, its static cache (generate compiles the forward for it by itself).
+COMPILE = False
+
+
 def tinylm_generate(model: nn.Module, prompt: list[int], new: int, batch: int) -> int:
     options = SamplingOptions(max_new_tokens=new, temperature=0.0)
     produced = 0
-    for _ in generate_tokens(model, prompt, options, eos_id=None, num_samples=batch):
+    steps = generate_tokens(model, prompt, options, eos_id=None, num_samples=batch, compile=COMPILE)
+    for _ in steps:
         produced += 1
     return produced
 
 
 def hf_generate(model: nn.Module, prompt: list[int], new: int, batch: int) -> int:
     ids = torch.tensor([prompt] * batch, device=model.device)
+    extra = {"cache_implementation": "static"} if COMPILE else {}
     with torch.inference_mode():
         out = model.generate(
             ids,
@@ -50,6 +57,7 @@ def hf_generate(model: nn.Module, prompt: list[int], new: int, batch: int) -> in
             do_sample=False,
             eos_token_id=None,
             pad_token_id=0,
+            **extra,
         )
     return out.shape[1] - ids.shape[1]
 
@@ -122,8 +130,15 @@ def main() -> None:
     parser.add_argument("--new-tokens", type=int, default=200)
     parser.add_argument("--rounds", type=int, default=3, help="timed runs per contender")
     parser.add_argument("--dtype", default="fp32", choices=["fp32", "bf16"], help="weights")
+    parser.add_argument(
+        "--compile",
+        action="store_true",
+        help="tinylm's compiled decoding step vs transformers' static cache (compiled by it)",
+    )
     common.add_machine_args(parser)
     args = parser.parse_args()
+    global COMPILE
+    COMPILE = args.compile
     args.batch_sizes = [int(b) for b in args.batches.split(",")]
     transformers.logging.set_verbosity_error()  # max_length vs max_new_tokens chatter
     device = common.setup_device(args)
@@ -193,7 +208,8 @@ def main() -> None:
             "busy ratio",
         ],
         rows,
-        title=f"greedy decoding throughput (aggregate over the batch), {args.dtype} weights; "
+        title=f"greedy decoding throughput (aggregate over the batch), {args.dtype} weights"
+        f"{', compiled (tinylm --compile, HF static cache)' if args.compile else ''}; "
         f"load average now {common.machine_info(device)['load_average']}",
     )
     if args.json:
