@@ -36,6 +36,24 @@ def chinese_csv() -> Path:
     return shared_file("zh/tiny-chinese-stories.csv")
 
 
+@pytest.fixture(scope="session")
+def stories260k(tmp_path_factory) -> Path:
+    """llama2.c's stories260K imported with its sentencepiece model, through the CLI (tests
+    read it, never write into it)."""
+    run = tmp_path_factory.mktemp("llama2c") / "stories260k"
+    result = run_cli(
+        "import",
+        str(shared_file("llama2c/stories260K.bin")),
+        "--tokenizer",
+        str(shared_file("llama2c/tok512.model")),
+        "--out",
+        str(run),
+    )
+    assert result.returncode == 0, result.stderr
+    assert "dim 64, 5 layers, 8 heads, 4 kv heads, vocab 512, context 512" in result.stdout
+    return run
+
+
 def run_cli(
     *args: str, cwd: Path | None = None, timeout: float = 600
 ) -> subprocess.CompletedProcess:

@@ -27,21 +27,6 @@ def field(reader, key: str):
     return reader.fields[key].contents()
 
 
-@pytest.fixture(scope="module")
-def stories260k(tmp_path_factory):
-    run = tmp_path_factory.mktemp("gguf") / "stories260k"
-    result = run_cli(
-        "import",
-        str(shared_file("llama2c/stories260K.bin")),
-        "--tokenizer",
-        str(shared_file("llama2c/tok512.model")),
-        "--out",
-        str(run),
-    )
-    assert result.returncode == 0, result.stderr
-    return run
-
-
 def tinylm_tensors_from_gguf(reader, cfg) -> dict[str, torch.Tensor]:
     names = {
         "token_embd.weight": "model.embed_tokens.weight",

@@ -18,23 +18,6 @@ from tinylm.models import build_model
 from tinylm.run import write_run_config
 
 
-@pytest.fixture(scope="module")
-def stories260k(tmp_path_factory):
-    """stories260K imported with its sentencepiece model, through the CLI."""
-    run = tmp_path_factory.mktemp("llama2c") / "stories260k"
-    result = run_cli(
-        "import",
-        str(shared_file("llama2c/stories260K.bin")),
-        "--tokenizer",
-        str(shared_file("llama2c/tok512.model")),
-        "--out",
-        str(run),
-    )
-    assert result.returncode == 0, result.stderr
-    assert "dim 64, 5 layers, 8 heads, 4 kv heads, vocab 512, context 512" in result.stdout
-    return run
-
-
 @pytest.mark.parametrize("tokenizer", ["tok512.model", "tok512.bin"])
 def test_stories260k_writes_what_llama2c_writes(tmp_path, stories260k, tokenizer) -> None:
     """Golden: `./run stories260K.bin -z tok512.bin -t 0 -n 200` (200 steps from BOS; run.c
