@@ -11,12 +11,14 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import first_stories
 
 from tinylm.errors import TinylmError
 from tinylm.gui.jobfile import read_job
 from tinylm.gui.jobs import Jobs, TrainRequest
 from tinylm.serve.prompts import chat_prompt, instruct_prompt, supports_instruct
 from tinylm.serve.workspace import Workspace, safe_file_name
+from tinylm.tokenizer import byte_tokenizer, train_tokenizer
 
 
 def make_run(path: Path) -> Path:
@@ -51,6 +53,16 @@ def test_runs_are_found_nested_and_symlinks_out_are_not_listed(ws: Workspace) ->
     assert ws.run_path("demo/run") == ws.runs / "demo" / "run"
     with pytest.raises(TinylmError, match="no run 'demo'"):
         ws.run_path("demo")  # a folder holding a run is not itself a run
+
+
+def test_models_table_names_each_runs_tokenizer(ws: Workspace, tinystories_v1) -> None:
+    train_tokenizer(first_stories(tinystories_v1, 300), 400, show_progress=False).save(
+        ws.runs / "a" / "tokenizer.json"
+    )
+    byte_tokenizer().save(ws.runs / "demo" / "run" / "tokenizer.json")
+    info = {i.id: i for i in ws.runs_info()}
+    assert (info["a"].tokenizer, info["a"].language) == ("BPE 400", "en")
+    assert info["demo/run"].tokenizer == "bytes"
 
 
 def test_delete_removes_only_that_run(ws: Workspace) -> None:
@@ -177,12 +189,18 @@ def test_a_bad_request_starts_nothing(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-def test_built_in_stories_are_made_prepared_and_trained_on(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("preset", "data_name"),
+    [("260k", "synth-en-300-v300"), ("megabyte-1m", "synth-en-300-bytes")],  # bytes: no BPE
+)
+def test_built_in_stories_are_made_prepared_and_trained_on(
+    tmp_path: Path, preset: str, data_name: str
+) -> None:
     runs, data = tmp_path / "runs", tmp_path / "data"
     jobs = Jobs(Workspace(runs, data))
     request = TrainRequest(
         name="synth",
-        preset="260k",
+        preset=preset,
         source="builtin",
         stories=300,
         vocab_size=300,
@@ -197,7 +215,7 @@ def test_built_in_stories_are_made_prepared_and_trained_on(tmp_path: Path) -> No
     log = runs / "synth" / "train.log"
     _wait(lambda: jobs.status("synth").state not in ("starting", "running"), 240, "the job", log)
     assert jobs.status("synth").state == "finished", log.read_text()
-    assert (data / "synth-en-300-v300" / "meta.json").is_file()
+    assert (data / data_name / "meta.json").is_file()
     assert [s["label"] for s in read_job(runs / "synth")["steps"]] == [
         "writing built-in stories",
         "preparing data",

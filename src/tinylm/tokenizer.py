@@ -65,6 +65,13 @@ class Tokenizer:
         # (~30x faster data preparation for byte-level models, same ids).
         self.bytes_only = self.vocab_size == RESERVED and self.sha256() == _byte_tokenizer_sha256()
 
+    @property
+    def kind(self) -> str:
+        """What a person calls it: 'bytes', or the algorithm and its size ('BPE 1024')."""
+        if self.bytes_only:
+            return "bytes"
+        return f"{type(self.hf.model).__name__} {self.vocab_size}"
+
     @classmethod
     def load(cls, path: str | Path) -> Tokenizer:
         path = Path(path)

@@ -21,6 +21,7 @@ from tinylm.config import PRESETS, parse_duration
 from tinylm.errors import TinylmError
 from tinylm.fileio import atomic_write_text
 from tinylm.gui.jobfile import LOG_FILE, TOML_FILE, read_job, write_job
+from tinylm.models import BYTE_LEVEL_ARCHES
 from tinylm.plots import read_metrics
 from tinylm.progress import format_duration
 from tinylm.run import CONFIG_FILE, METRICS_FILE, SAMPLES_FILE
@@ -257,34 +258,37 @@ class Jobs:
                 raise TinylmError("choose a prepared data folder")
             return [], self.ws.data_path(req.data_id)
         vocab = int(req.vocab_size or DEFAULT_VOCAB.get(req.lang, 1024))
+        # A byte-level family (megabyte) reads byte shards: no tokenizer is trained for it.
+        byte_level = PRESETS[req.preset].model.get("arch") in BYTE_LEVEL_ARCHES
+        tag = "bytes" if byte_level else f"v{vocab}"
         if req.source == "builtin":
             if req.lang not in DEFAULT_VOCAB:
                 raise TinylmError(f"the built-in generator writes en or zh, not '{req.lang}'")
             if not 100 <= int(req.stories) <= 2_000_000:
                 raise TinylmError("built-in stories: choose between 100 and 2,000,000")
-            name = f"synth-{req.lang}-{int(req.stories)}-v{vocab}"
+            name = f"synth-{req.lang}-{int(req.stories)}-{tag}"
             data_dir = self.ws.data / name
             if (data_dir / "meta.json").is_file():
                 return [], data_dir
             stories = data_dir / "stories.txt"
             synth = ["data", "synth", "--lang", req.lang, "--stories", str(int(req.stories))]
+            prepare = _prepare_args(stories, vocab, data_dir, byte_level)
             return [
                 {"label": "writing built-in stories", "args": [*synth, "--out", str(stories)]},
-                {"label": "preparing data", "args": _prepare_args(stories, vocab, data_dir)},
+                {"label": "preparing data", "args": prepare},
             ], data_dir
         if req.source == "upload":
             if not req.upload_path:
                 raise TinylmError("upload a text file first (txt, jsonl, json, csv or tsv)")
             stored = self.ws.store_upload(req.upload_path, req.upload_name or "upload.txt")
-            base = check_name(f"{stored.stem}-v{vocab}", "data folder")
+            base = check_name(f"{stored.stem}-{tag}", "data folder")
             data_dir = self.ws.data / base
             n = 1
             while data_dir.exists():
                 n += 1
                 data_dir = self.ws.data / f"{base}-{n}"
-            return [
-                {"label": "preparing data", "args": _prepare_args(stored, vocab, data_dir)}
-            ], data_dir
+            prepare = _prepare_args(stored, vocab, data_dir, byte_level)
+            return [{"label": "preparing data", "args": prepare}], data_dir
         raise TinylmError(f"unknown data source '{req.source}'")
 
     def _launch(self, run_dir: Path) -> None:
@@ -346,8 +350,9 @@ class Jobs:
         self._launch(run_dir)
 
 
-def _prepare_args(source: Path, vocab: int, out: Path) -> list[str]:
-    return ["data", "prepare", str(source), "--vocab-size", str(vocab), "--out", str(out)]
+def _prepare_args(source: Path, vocab: int, out: Path, byte_level: bool = False) -> list[str]:
+    size = ["--bytes"] if byte_level else ["--vocab-size", str(vocab)]
+    return ["data", "prepare", str(source), *size, "--out", str(out)]
 
 
 def _drop_flag(args: list[str], flag: str) -> list[str]:

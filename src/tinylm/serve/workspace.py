@@ -57,6 +57,7 @@ class RunInfo:
     arch: str
     parameters: int | None
     vocab_size: int | None
+    tokenizer: str  # e.g. "BPE 1024", "bytes" ('' before the run has one)
     language: str
     data: str
     best_val_loss: float | None
@@ -80,7 +81,7 @@ class Workspace:
             if root.exists() and not root.is_dir():
                 raise TinylmError(f"{flag} {root} is not a folder")
             root.mkdir(parents=True, exist_ok=True)
-        self._language_cache: dict[tuple[str, int], str] = {}
+        self._tokenizer_cache: dict[tuple[str, int], tuple[str, str]] = {}
 
     # -- resolving names from the UI ----------------------------------------------------------
 
@@ -187,6 +188,7 @@ class Workspace:
             arch=str(model.get("arch", "?")),
             parameters=config.get("parameters"),
             vocab_size=model.get("vocab_size"),
+            tokenizer=self._tokenizer_facts(path)[1],
             language=self.language(path),
             data=data_name,
             best_val_loss=min(val) if val else None,
@@ -198,20 +200,27 @@ class Workspace:
 
     def language(self, run: Path) -> str:
         """'en' or 'zh' by the run's tokenizer ('' when it has none yet)."""
+        return self._tokenizer_facts(run)[0]
+
+    def _tokenizer_facts(self, run: Path) -> tuple[str, str]:
+        """(language, kind) of the run's tokenizer, read once per version of the file."""
         tok = run / TOKENIZER_FILE
         if not tok.is_file():
-            return ""
+            return "", ""
         key = (str(tok), tok.stat().st_mtime_ns)
-        if key not in self._language_cache:
+        if key not in self._tokenizer_cache:
             from tinylm.tokenizer import Tokenizer
             from tinylm.trainer import _looks_chinese
 
             try:
-                zh = _looks_chinese(Tokenizer.load(tok))
+                tokenizer = Tokenizer.load(tok)
             except TinylmError:
-                return ""
-            self._language_cache[key] = "zh" if zh else "en"
-        return self._language_cache[key]
+                return "", ""
+            self._tokenizer_cache[key] = (
+                "zh" if _looks_chinese(tokenizer) else "en",
+                tokenizer.kind,
+            )
+        return self._tokenizer_cache[key]
 
     # -- changing -----------------------------------------------------------------------------
 
