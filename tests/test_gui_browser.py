@@ -112,6 +112,7 @@ def test_load_a_model_and_watch_a_story_stream_then_stop_one(gui, trained_run) -
         open_app(page, url)
         table = page.inner_text("#runs-table")
         assert "tiny" in table and f"{params / 1e6:.2f}M" in table and "ready" in table
+        assert f"BPE {lm.tokenizer.vocab_size}" in table
         page.screenshot(path=shots / "models.png", full_page=True)
         choose(page, "models-run", "tiny")
         page.click("#models-load")
@@ -177,6 +178,27 @@ def test_evaluate_tab_shows_the_eval_report(gui, en_data) -> None:
 
 
 @pytest.mark.slow
+def test_evaluate_tab_writes_and_shows_the_full_report(gui) -> None:
+    url, runs, _, shots = gui
+    with chromium_page() as page:
+        open_app(page, url)
+        page.get_by_role("tab", name="Evaluate").click()
+        choose(page, "eval-run", "tiny")
+        choose(page, "eval-data", "tinystories")
+        page.locator("#eval-full input").check()
+        page.click("#eval-go")
+        status = wait_for_text(page, "#eval-status", "report in", timeout=900)
+        report = page.inner_text("#eval-report")
+        page.wait_for_selector("#eval-plots img", timeout=30_000)
+        shown_plots = page.locator("#eval-plots img").count()
+        page.screenshot(path=shots / "evaluate-report.png", full_page=True)
+    folder = runs / status.split("report in ")[1].strip()
+    assert folder.parent == runs / "tiny" / "reports" and (folder / "report.md").is_file()
+    assert "Evaluation report" in report and "Sample completions" in report
+    assert shown_plots >= len(list(folder.glob("*.png"))) >= 1
+
+
+@pytest.mark.slow
 def test_train_in_the_browser_watch_progress_and_plot_stop_and_delete(gui) -> None:
     url, runs, _, shots = gui
     with chromium_page() as page:
@@ -204,6 +226,15 @@ def test_train_in_the_browser_watch_progress_and_plot_stop_and_delete(gui) -> No
         job = read_job(runs / "web")
         assert job["state"] == "stopped" and job["returncode"] == 130
         assert any((runs / "web" / "checkpoints").iterdir())
+
+        # Several runs' validation curves on one plot (the tab lists runs as it opens).
+        page.get_by_role("tab", name="Models").click()
+        page.get_by_role("tab", name="Train").click()
+        page.get_by_text("compare runs", exact=True).click()
+        choose(page, "train-compare", "tiny")
+        choose(page, "train-compare", "web")
+        page.wait_for_selector("#train-compare-plot img", timeout=30_000)
+        page.screenshot(path=shots / "train-compare.png", full_page=True)
 
         # Delete asks first, and only the confirmed run goes.
         page.get_by_role("tab", name="Models").click()
@@ -233,7 +264,7 @@ def test_ui_reaches_nothing_outside_its_folders(gui) -> None:
         with pytest.raises(AppError, match="not in the list of choices"):
             api.predict(name, api_name="/load_run")
         with pytest.raises(AppError, match="not in the list of choices"):
-            api.predict(name, "(the data it was trained on)", None, api_name="/evaluate")
+            api.predict(name, "(the data it was trained on)", None, False, api_name="/evaluate")
     # A free-text name cannot place a run outside the runs folder either.
     _, status, _ = api.predict(
         "../escaped", "prepared data folder", "en", 20000, "tinystories", None, 1024, "260k",

@@ -59,3 +59,29 @@ def loss_figure(rows: list[dict], title: str) -> Figure | None:
     ax.legend()
     fig.tight_layout()
     return fig
+
+
+def compare_figure(runs: dict[str, list[dict]]) -> Figure | None:
+    """Validation loss of several runs against training time, one line per run: runs of other
+    sizes and batch sizes line up by what a person waits, not by step. None until one of them
+    has a validation loss."""
+    curves = {
+        name: [
+            (r["elapsed"] / 60, r["val_loss"]) for r in rows if "val_loss" in r and "elapsed" in r
+        ]
+        for name, rows in runs.items()
+    }
+    curves = {name: points for name, points in curves.items() if points}
+    if not curves:
+        return None
+    fig = Figure(figsize=(7, 4), dpi=110)
+    ax = fig.subplots()
+    for name, points in curves.items():
+        ax.plot(*zip(*points, strict=True), label=name, marker="o", markersize=3)
+    ax.set_xlabel("minutes of training")
+    ax.set_ylabel("validation loss (nats/token)")
+    ax.set_title("validation loss by run")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    return fig

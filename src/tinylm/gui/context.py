@@ -37,7 +37,10 @@ Refresher = tuple[Any, Callable[[Any], Any]]
 
 
 def choices_update(choices: list[str], current: Any, first_by_default: bool = False) -> Any:
-    """New dropdown choices, keeping the current pick when it still exists."""
+    """New dropdown choices, keeping the current pick when it still exists (for a multiselect,
+    the picks that still exist)."""
+    if isinstance(current, list):
+        return gr.update(choices=choices, value=[c for c in current if c in choices])
     if current in choices:
         return gr.update(choices=choices, value=current)
     return gr.update(choices=choices, value=choices[0] if first_by_default and choices else None)

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,11 +36,28 @@ class EvaluateTab:
     refreshers: list[Refresher]
 
 
-def eval_command(run_dir: Path, data: Path, device: str) -> list[str]:
-    """HOOK(eval-report): a fuller evaluation report is being built on another branch. When it
-    lands, add its flag here (and nothing else: `render_report` shows whatever fields the JSON
-    line carries)."""
-    return ["eval", str(run_dir), "--data", str(data), "--json", "--device", device]
+def eval_command(run_dir: Path, data: Path, device: str, report: Path | None = None) -> list[str]:
+    """`tinylm eval` as the command line runs it: the numbers as one JSON line, or with
+    `report` the full report (story completion, novelty, grammar, plots) written there."""
+    command = ["eval", str(run_dir), "--data", str(data), "--device", device]
+    return [*command, "--report", str(report)] if report else [*command, "--json"]
+
+
+def report_folder(run_dir: Path) -> Path:
+    """A new folder inside the run for each report: deleting the run deletes its reports, and
+    nothing is written outside the runs folder."""
+    return run_dir / "reports" / time.strftime("%Y%m%d-%H%M%S")
+
+
+def read_written_report(folder: Path) -> tuple[str, list[Any]]:
+    """The report's Markdown without its image lines, and its plots as images for a gallery
+    (the browser cannot fetch files from the runs folder; the gallery serves copies)."""
+    from PIL import Image
+
+    markdown = (folder / "report.md").read_text(encoding="utf-8")
+    markdown = re.sub(r"^!\[[^\]]*\]\([^)]*\)\s*$", "", markdown, flags=re.MULTILINE)
+    plots = [(Image.open(png).copy(), png.stem) for png in sorted(folder.glob("*.png"))]
+    return markdown, plots
 
 
 def render_report(result: dict[str, Any]) -> str:
@@ -99,9 +118,16 @@ def build(ctx: GuiContext) -> EvaluateTab:
         file_types=[".txt", ".jsonl", ".json", ".csv", ".tsv"],
         type="filepath",
     )
+    full = gr.Checkbox(
+        label="full report: story completion, novelty against the training set, grammar and "
+        "plots (takes minutes; saved in the run's reports folder)",
+        value=False,
+        elem_id="eval-full",
+    )
     go = gr.Button("Evaluate", variant="primary", elem_id="eval-go")
     status = gr.HTML(elem_id="eval-status")
     report = gr.Markdown(elem_id="eval-report")
+    plots = gr.Gallery(label="plots", columns=2, height="auto", elem_id="eval-plots")
 
     refreshers: list[Refresher] = [
         (run, ctx.model_dropdown_update),
@@ -110,20 +136,23 @@ def build(ctx: GuiContext) -> EvaluateTab:
     wire_refresh(refresh.click, refreshers)
 
     def evaluate(
-        run_id: str | None, choice: str | None, upload: str | None
-    ) -> Iterator[tuple[str, Any]]:
+        run_id: str | None, choice: str | None, upload: str | None, full_report: bool
+    ) -> Iterator[tuple[str, Any, Any]]:
         try:
             if not run_id:
                 raise TinylmError("choose a run first")
             run_dir = ctx.ws.run_path(run_id)
             data_path = resolve_eval_data(ctx, run_id, choice, upload)
         except TinylmError as exc:
-            yield status_html(str(exc), "error"), gr.update()
+            yield status_html(str(exc), "error"), gr.update(), gr.update()
             return
         shown = ctx.ws.data_id(data_path) or data_path.name
-        yield status_html(f"evaluating {run_id} on {shown}…"), ""
+        folder = report_folder(run_dir) if full_report else None
+        what = "writing the full report for" if folder else "evaluating"
+        yield status_html(f"{what} {run_id} on {shown}…"), "", None
+        command = eval_command(run_dir, data_path, ctx.engine.device, folder)
         proc = subprocess.run(
-            [sys.executable, "-m", "tinylm", *eval_command(run_dir, data_path, ctx.engine.device)],
+            [sys.executable, "-m", "tinylm", *command],
             capture_output=True,
             text=True,
             timeout=EVAL_TIMEOUT_S,
@@ -131,10 +160,20 @@ def build(ctx: GuiContext) -> EvaluateTab:
         if proc.returncode != 0:
             lines = (proc.stderr or proc.stdout).strip().splitlines()
             message = lines[-1] if lines else f"tinylm eval failed (exit {proc.returncode})"
-            yield status_html(message.removeprefix("tinylm: error: "), "error"), ""
+            yield status_html(message.removeprefix("tinylm: error: "), "error"), "", None
+            return
+        if folder is not None:
+            markdown, images = read_written_report(folder)
+            where = folder.relative_to(ctx.ws.runs).as_posix()
+            yield status_html(f"{run_id} on {shown}: report in {where}", "ok"), markdown, images
             return
         result = json.loads(proc.stdout.strip().splitlines()[-1])
-        yield status_html(f"{run_id} on {shown}", "ok"), render_report(result)
+        yield status_html(f"{run_id} on {shown}", "ok"), render_report(result), None
 
-    go.click(evaluate, inputs=[run, data, upload], outputs=[status, report], api_name="evaluate")
+    go.click(
+        evaluate,
+        inputs=[run, data, upload, full],
+        outputs=[status, report, plots],
+        api_name="evaluate",
+    )
     return EvaluateTab(run=run, refreshers=refreshers)

@@ -23,7 +23,7 @@ from tinylm.gui.context import (
     user_errors,
 )
 from tinylm.gui.jobs import DEFAULT_VOCAB, JobStatus, TrainRequest
-from tinylm.plots import loss_figure
+from tinylm.plots import compare_figure, loss_figure
 
 REFRESH_S = 2.0
 SOURCES = {
@@ -142,6 +142,14 @@ def build(ctx: GuiContext) -> TrainTab:
                 samples = gr.Markdown(elem_id="train-samples")
             with gr.Accordion("log", open=False):
                 log = gr.Textbox(lines=12, max_lines=12, show_label=False, elem_id="train-log")
+            with gr.Accordion("compare runs", open=False):
+                compared = gr.Dropdown(
+                    label="runs to compare (validation loss against training time)",
+                    choices=ctx.ws.run_ids(),
+                    multiselect=True,
+                    elem_id="train-compare",
+                )
+                compare_plot = gr.Plot(label="validation loss by run", elem_id="train-compare-plot")
     timer = gr.Timer(REFRESH_S)
 
     def show_source(choice: str) -> tuple[Any, Any, Any]:
@@ -281,6 +289,29 @@ def build(ctx: GuiContext) -> TrainTab:
     for event in (timer.tick, watched.change):
         event(refresh, inputs=[watched, shown_plot], outputs=outputs, show_progress="hidden")
 
+    shown_compare = gr.State("")
+
+    def refresh_compare(run_ids: list[str] | None, shown: str) -> tuple[Any, str]:
+        """Redrawn only when the selection or one of its metrics files has grown."""
+        runs = {}
+        for run_id in run_ids or []:
+            try:
+                runs[run_id] = ctx.jobs.metrics(ctx.ws.run_path(run_id))
+            except TinylmError:  # deleted since it was chosen
+                continue
+        key = ",".join(f"{run_id}:{len(rows)}" for run_id, rows in runs.items())
+        if key == shown:
+            return gr.update(), shown
+        return compare_figure(runs), key
+
+    for event in (timer.tick, compared.change):
+        event(
+            refresh_compare,
+            inputs=[compared, shown_compare],
+            outputs=[compare_plot, shown_compare],
+            show_progress="hidden",
+        )
+
     @user_errors(1)
     def do_stop(run_id: str | None) -> str:
         if not run_id:
@@ -300,6 +331,7 @@ def build(ctx: GuiContext) -> TrainTab:
     resume.click(do_resume, inputs=[watched, until], outputs=action_status)
     refreshers: list[Refresher] = [
         (watched, lambda current: choices_update(ctx.jobs.job_ids(), current, True)),
+        (compared, lambda current: choices_update(ctx.ws.run_ids(), current, True)),
         (data_id, lambda current: choices_update(ctx.ws.data_ids(), current, True)),
     ]
     return TrainTab(refreshers=refreshers)
