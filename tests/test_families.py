@@ -321,6 +321,32 @@ def test_each_family_round_trips_through_its_run_folder(family_run) -> None:
     assert 0 < bpb < 1.0  # it knows this text by heart (uniform bytes would be 8)
 
 
+def test_the_evaluation_report_scores_each_family(tmp_path, family_run, tinystories_v1) -> None:
+    """Completion, novelty and grammar go through each family's own sampler and scorer."""
+    run, _ = family_run
+    held_out = tmp_path / "held-out.txt"
+    held_out.write_text(
+        "".join(s + "\n<|endoftext|>\n" for s in first_stories(tinystories_v1, 30)[6:])
+    )
+    out = tmp_path / "report"
+    result = run_cli(
+        "eval", str(run), "--report", str(out), "--data", str(held_out), "--prompts", "3",
+        "--samples", "2", "--max-new-tokens", "40", "--grammar-pairs", "8",
+        "--train-data", str(run.parent / "six.txt"), "--embedder", "tfidf", "--seed", "1",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    scores = {r["name"]: r for r in json.loads((out / "results.json").read_text())["runs"]}
+    mine, reference = scores[run.name], scores["held-out stories (reference)"]
+    assert 0 < mine["likelihood"]["bits_per_byte"] < 8
+    assert mine["grammar"]["pairs"] == 8
+    # A model that learned six stories by heart writes their text again: less novel than the
+    # real endings of stories it never saw.
+    assert mine["novelty"]["novelty"] < reference["novelty"]["novelty"]
+    rows = [json.loads(x) for x in (out / "completions.jsonl").read_text().splitlines()]
+    completions = [r for r in rows if r.get("run") == run.name]
+    assert len(completions) == 3 * 2 and all(r["text"].strip() for r in completions)
+
+
 def test_another_familys_weights_are_refused_in_one_line(tmp_path, rnn_run) -> None:
     run = tmp_path / "run"
     shutil.copytree(rnn_run[0], run)
