@@ -269,9 +269,12 @@ def _load_test(trained_run: Path, tmp_path: Path, load: Load) -> None:
         wait_until_up(f"{base}/health", proc, log)
         rss_before = _rss_mb(proc.pid)
         report = asyncio.run(_run_load(base, port, load))
+        rss_after = _rss_mb(proc.pid)
         print(f"\nload {load}: {report.summary()}")
-        print(f"server memory {rss_before:.0f} MB -> {_rss_mb(proc.pid):.0f} MB")
+        print(f"server memory {rss_before:.0f} MB -> {rss_after:.0f} MB")
         assert proc.poll() is None, log.read_text()
+        # Flat memory: 64 x 6 requests measured 256 -> 269 MB (the first requests' warm-up).
+        assert rss_after - rss_before < 64, f"server memory {rss_before:.0f} -> {rss_after:.0f} MB"
         assert not report.wrong, "\n".join(report.wrong[:20])
         assert report.answered == load.clients * load.requests
         assert report.hang_ups == load.hang_ups + load.early_hang_ups
@@ -294,8 +297,10 @@ def test_server_under_a_small_load_stays_up_and_answers_correctly(trained_run, t
 
 @pytest.mark.slow
 def test_server_under_a_heavy_load_stays_up_and_answers_correctly(trained_run, tmp_path) -> None:
+    # 200 concurrent clients, as the reliability issue asks; on 2 cores with 2 generation
+    # slots this keeps the server saturated for well over a minute.
     _load_test(
         trained_run,
         tmp_path,
-        Load(clients=64, requests=6, hang_ups=40, early_hang_ups=20, garbage_rounds=5),
+        Load(clients=200, requests=3, hang_ups=60, early_hang_ups=40, garbage_rounds=5),
     )
