@@ -127,7 +127,8 @@ def build(ctx: GuiContext) -> EvaluateTab:
     go = gr.Button("Evaluate", variant="primary", elem_id="eval-go")
     status = gr.HTML(elem_id="eval-status")
     report = gr.Markdown(elem_id="eval-report")
-    plots = gr.Gallery(label="plots", columns=2, height="auto", elem_id="eval-plots")
+    plots = gr.Gallery(label="plots", columns=2, height="auto", visible=False, elem_id="eval-plots")
+    no_plots = gr.update(value=None, visible=False)
 
     refreshers: list[Refresher] = [
         (run, ctx.model_dropdown_update),
@@ -149,7 +150,7 @@ def build(ctx: GuiContext) -> EvaluateTab:
         shown = ctx.ws.data_id(data_path) or data_path.name
         folder = report_folder(run_dir) if full_report else None
         what = "writing the full report for" if folder else "evaluating"
-        yield status_html(f"{what} {run_id} on {shown}…"), "", None
+        yield status_html(f"{what} {run_id} on {shown}…"), "", no_plots
         command = eval_command(run_dir, data_path, ctx.engine.device, folder)
         proc = subprocess.run(
             [sys.executable, "-m", "tinylm", *command],
@@ -160,15 +161,16 @@ def build(ctx: GuiContext) -> EvaluateTab:
         if proc.returncode != 0:
             lines = (proc.stderr or proc.stdout).strip().splitlines()
             message = lines[-1] if lines else f"tinylm eval failed (exit {proc.returncode})"
-            yield status_html(message.removeprefix("tinylm: error: "), "error"), "", None
+            yield status_html(message.removeprefix("tinylm: error: "), "error"), "", no_plots
             return
         if folder is not None:
             markdown, images = read_written_report(folder)
             where = folder.relative_to(ctx.ws.runs).as_posix()
-            yield status_html(f"{run_id} on {shown}: report in {where}", "ok"), markdown, images
+            done = status_html(f"{run_id} on {shown}: report in {where}", "ok")
+            yield done, markdown, gr.update(value=images, visible=bool(images))
             return
         result = json.loads(proc.stdout.strip().splitlines()[-1])
-        yield status_html(f"{run_id} on {shown}", "ok"), render_report(result), None
+        yield status_html(f"{run_id} on {shown}", "ok"), render_report(result), no_plots
 
     go.click(
         evaluate,
