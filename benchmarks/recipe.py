@@ -28,9 +28,9 @@ from tinylm.plots import read_metrics
 # name -> `tinylm train` flags on top of the preset; "preset" is the preset's own defaults.
 RECIPES: dict[str, list[str]] = {
     "preset": [],
-    "no accumulation": ["--grad-accum", "1"],
-    "no accumulation, lr x3": ["--grad-accum", "1", "--lr-scale", "3"],
-    "batch 16, no accumulation, lr x3": [
+    "accum 1": ["--grad-accum", "1"],
+    "accum 1 + lr x3": ["--grad-accum", "1", "--lr-scale", "3"],
+    "batch 16 + accum 1 + lr x3": [
         "--batch-size",
         "16",
         "--grad-accum",
@@ -52,7 +52,7 @@ def flags_for(preset: str, recipe: list[str]) -> list[str]:
 
 
 def run_recipe(work: Path, data: Path, preset: str, name: str, seconds: int) -> dict:
-    out = work / f"{preset}-{name.replace(' ', '-').replace(',', '')}"
+    out = work / f"{preset}-{name.replace(' + ', '-').replace(' ', '')}"
     flags = flags_for(preset, RECIPES[name])
     tinylm(
         "train",
