@@ -7,6 +7,9 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -14,6 +17,7 @@ import pytest
 from conftest import first_stories
 
 from tinylm.errors import TinylmError
+from tinylm.gui.browser import free_port, wait_until_up
 from tinylm.gui.jobfile import read_job
 from tinylm.gui.jobs import Jobs, TrainRequest
 from tinylm.serve.prompts import chat_prompt, instruct_prompt, supports_instruct
@@ -222,3 +226,28 @@ def test_built_in_stories_are_made_prepared_and_trained_on(
         "training",
     ]
     assert (runs / "synth" / "model.safetensors").is_file()
+
+
+def test_ctrl_c_stops_a_gui_a_script_started_in_the_background(tmp_path: Path) -> None:
+    """A script's `tinylm gui &` runs with SIGINT ignored (POSIX, for background jobs), and
+    Gradio's server thread installs no handler of its own: Ctrl-C / `kill -INT` must still
+    stop it, as in a terminal."""
+    port = free_port()
+    log = tmp_path / "gui.log"
+    command = [sys.executable, "-m", "tinylm", "gui", "--port", str(port)]
+    command += ["--runs", str(tmp_path / "runs"), "--data", str(tmp_path / "data")]
+    with open(log, "w") as out:
+        proc = subprocess.Popen(
+            command,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
+        )
+    try:
+        wait_until_up(f"http://127.0.0.1:{port}/", proc, log)
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            raise AssertionError(f"the GUI ignored SIGINT:\n{log.read_text()}")

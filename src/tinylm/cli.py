@@ -548,11 +548,21 @@ def _engine(args: argparse.Namespace) -> Any:
     return Engine(limits=limits, device=args.device)
 
 
+def _stop_on_ctrl_c() -> None:
+    """Make Ctrl-C (SIGINT) stop a server however it was started. A shell script's `tinylm gui &`
+    starts it with SIGINT ignored, and Python then never raises KeyboardInterrupt: the server
+    would ignore Ctrl-C and `kill -INT` for good. (Training installs its own handler.)"""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
 def cmd_serve(args: argparse.Namespace) -> None:
     try:
         from tinylm.serve.openai_api import serve
     except ImportError as exc:
         raise TinylmError(f"`tinylm serve` needs {exc.name}: pip install 'tinylm[serve]'") from None
+    _stop_on_ctrl_c()
     serve(args.runs, args.host, args.port, _engine(args))
 
 
@@ -561,6 +571,7 @@ def cmd_gui(args: argparse.Namespace) -> None:
         from tinylm.gui.app import launch
     except ImportError as exc:
         raise TinylmError(f"`tinylm gui` needs {exc.name}: pip install 'tinylm[gui]'") from None
+    _stop_on_ctrl_c()
     launch(args.runs, args.data, args.host, args.port, _engine(args))
 
 
