@@ -77,19 +77,11 @@ def test_logits_agree_with_transformers(exported, trained_run, tinystories_v2) -
     torch.testing.assert_close(hf_logits(exported, ids), ours, atol=1e-4, rtol=0)
 
 
-def test_llama2c_model_via_hf_writes_llama2cs_text(tmp_path) -> None:
+def test_llama2c_model_via_hf_writes_llama2cs_text(tmp_path, stories260k) -> None:
     """llama2.c -> tinylm -> Hugging Face: transformers reproduces run.c's greedy story."""
-    run, out = tmp_path / "run", tmp_path / "hf"
-    result = run_cli(
-        "import",
-        str(shared_file("llama2c/stories260K.bin")),
-        "--tokenizer",
-        str(shared_file("llama2c/tok512.model")),
-        "--out",
-        str(run),
-    )
+    out = tmp_path / "hf"
+    result = run_cli("export", str(stories260k), "--format", "hf", "--out", str(out))
     assert result.returncode == 0, result.stderr
-    assert run_cli("export", str(run), "--format", "hf", "--out", str(out)).returncode == 0
     model = transformers.AutoModelForCausalLM.from_pretrained(str(out), dtype=torch.float32)
     tok = transformers.AutoTokenizer.from_pretrained(str(out))
     ids = model.generate(torch.tensor([[1]]), max_new_tokens=200, do_sample=False)

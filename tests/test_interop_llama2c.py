@@ -3,6 +3,7 @@ byte, and exported files must read back identically."""
 
 from __future__ import annotations
 
+import json
 import shutil
 
 import pytest
@@ -13,9 +14,11 @@ from test_cli import assert_one_line_error
 import tinylm
 from tinylm.checkpoint import read_tensors, save_model
 from tinylm.config import ModelConfig
+from tinylm.data.prepare import prepare
 from tinylm.interop.llama2c import read_checkpoint
 from tinylm.models import build_model
 from tinylm.run import write_run_config
+from tinylm.synth import write_corpus
 
 
 @pytest.mark.parametrize("tokenizer", ["tok512.model", "tok512.bin"])
@@ -65,6 +68,31 @@ def test_imported_run_evaluates_and_continues_prompts(tmp_path, stories260k, tin
     # 12 tokens: tok512 (512 pieces) spells "loved" and "outside" in several
     text = lm.generate(prompt, max_new_tokens=12, temperature=0)
     assert text == prompt + " Lily. She loved to play outside"
+
+
+def test_an_imported_model_is_finetuned_on_instruct_records(tmp_path, stories260k) -> None:
+    """`finetune` takes an imported llama2.c model like any run: instruct records prepared with
+    its own (sentencepiece) tokenizer, the loss on the stories only, its weights as the start."""
+    records = tmp_path / "instruct.txt"
+    write_corpus(records, "en", 400, seed=1, instruct=True)
+    data = tmp_path / "data"
+    tokenizer = stories260k / "tokenizer.json"
+    prepare([str(records)], data, tokenizer_path=tokenizer, show_progress=False)
+    out = tmp_path / "sft"
+    result = run_cli(
+        "finetune", str(stories260k), "--data", str(data), "--out", str(out), "--max-steps",
+        "30", "--eval-every", "15", "--batch-size", "8", "--dtype", "fp32",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "loss on the stories only" in result.stdout
+    config = json.loads((out / "config.json").read_text())
+    assert config["init_from"] == str(stories260k.resolve()) and config["data"]["instruct"]
+    rows = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    val = [r["val_loss"] for r in rows if "val_loss" in r]
+    # Step 0 is the imported model itself: it already writes stories (random would be 6.2).
+    assert val[0] < 3.5 and val[-1] < val[0], val
+    story = tinylm.load(str(out)).generate_instruct(words=["dog", "ball"], seed=0)
+    assert len(story.split()) > 5
 
 
 def test_export_reproduces_the_original_files(tmp_path, stories260k) -> None:

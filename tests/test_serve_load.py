@@ -13,6 +13,7 @@ import asyncio
 import json
 import os
 import random
+import shutil
 import statistics
 import time
 from collections import Counter
@@ -304,3 +305,78 @@ def test_server_under_a_heavy_load_stays_up_and_answers_correctly(trained_run, t
         tmp_path,
         Load(clients=200, requests=3, hang_ups=60, early_hang_ups=40, garbage_rounds=5),
     )
+
+
+def test_gui_under_concurrent_users_stays_up_and_writes_correct_stories(
+    trained_run, tmp_path
+) -> None:
+    """The GUI's Generate through Gradio's own API, as many browser tabs would call it at once:
+    every story is what the library writes with the same settings (busy users retry), names
+    outside the runs folder are refused, the process stays up and its memory stays flat."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from gradio_client import Client
+    from gradio_client.exceptions import AppError
+
+    from tinylm.run import load_run
+
+    runs = tmp_path / "runs"
+    shutil.copytree(trained_run, runs / "tiny")
+    port = free_port()
+    log = tmp_path / "gui.log"
+    args = ["gui", "--runs", str(runs), "--data", str(tmp_path / "data"), "--port", str(port)]
+    proc = start_tinylm([*args, "--max-concurrent", str(MAX_CONCURRENT)], log)
+    url = f"http://127.0.0.1:{port}/"
+    users, requests = 24, 3
+    lm = load_run(trained_run)
+    settings = (0.8, 0, 0.95, MAX_TOKENS)  # temperature, top-k, top-p, max tokens
+
+    def expected(p: int, seed: int) -> str:
+        options = dict(temperature=0.8, top_p=0.95, max_new_tokens=MAX_TOKENS, seed=seed)
+        return lm.generate(PROMPTS[p], **options)
+
+    def user(u: int) -> tuple[int, int, list[str]]:
+        client = Client(url, verbose=False)
+        rng = random.Random(u)
+        correct, busy, wrong = 0, 0, []
+        for _ in range(requests):
+            p, seed = rng.randrange(len(PROMPTS)), rng.randrange(1000)
+            while True:
+                story, status = client.predict(
+                    "tiny", PROMPTS[p], "", [], "", *settings, str(seed), api_name="/generate"
+                )
+                if "busy" not in status:
+                    break
+                busy += 1
+                time.sleep(rng.uniform(0.05, 0.3))
+            if story == expected(p, seed):
+                correct += 1
+            else:
+                wrong.append(f"seed {seed} {PROMPTS[p]!r}: {story[:120]!r} / {status[:120]!r}")
+        with pytest.raises(AppError):  # a path out of the runs folder is never a choice
+            client.predict("../tiny", "x", "", [], "", *settings, "1", api_name="/generate")
+        return correct, busy, wrong
+
+    try:
+        wait_until_up(url, proc, log)
+        user(-1)  # warm: the model loads once
+        rss_before = _rss_mb(proc.pid)
+        start = time.monotonic()
+        with ThreadPoolExecutor(users) as pool:
+            results = list(pool.map(user, range(users)))
+        wall = time.monotonic() - start
+        rss_after = _rss_mb(proc.pid)
+        correct = sum(r[0] for r in results)
+        busy = sum(r[1] for r in results)
+        print(f"\nGUI: {users} users x {requests}: {correct} correct, {busy} busy retried, "
+              f"{wall:.1f} s; memory {rss_before:.0f} -> {rss_after:.0f} MB")  # fmt: skip
+        assert proc.poll() is None, log.read_text()
+        assert [w for r in results for w in r[2]] == []
+        assert correct == users * requests
+        assert rss_after - rss_before < 100, (rss_before, rss_after)  # measured 419 -> 481 MB
+        # Gradio itself prints a traceback for each value a dropdown never offered (the
+        # refused "../tiny" above); nothing else may have failed.
+        text = log.read_text()
+        assert text.count("Traceback") == text.count("is not in the list of choices") == users + 1
+    finally:
+        stop_process(proc)
