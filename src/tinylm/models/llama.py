@@ -128,9 +128,9 @@ class Attention(nn.Module):
         k = self.k_proj(x).view(B, T, self.n_kv_heads, self.head_dim).transpose(1, 2)
         v = self.v_proj(x).view(B, T, self.n_kv_heads, self.head_dim).transpose(1, 2)
         q, k = apply_rope(q, cos, sin), apply_rope(k, cos, sin)  # [B, H|KV, T, hd]
-        if isinstance(start, torch.Tensor):  # fixed-shape decoding, see Llama.forward
+        if isinstance(start, torch.Tensor):  # fixed-shape decoding: [T] positions, see Llama
             assert cache is not None
-            positions = start + torch.arange(T, device=x.device)
+            positions = start
             k, v = cache.write(self.layer, positions, k.to(cache.dtype), v.to(cache.dtype))
             k, v = k.to(q.dtype), v.to(q.dtype)
             mask = torch.arange(k.shape[2], device=x.device) <= positions[:, None]  # [T, S]
@@ -274,8 +274,9 @@ class Llama(nn.Module):
         torch.compile traces the step once and CUDA can replay it as one graph."""
         T = idx.shape[1]
         if isinstance(start, torch.Tensor):
-            positions = start + torch.arange(T, device=idx.device)
-            cos, sin = self.rope_cos[positions], self.rope_sin[positions]
+            # The layers get the [T] positions themselves, computed once here.
+            start = start + torch.arange(T, device=idx.device)
+            cos, sin = self.rope_cos[start], self.rope_sin[start]
         else:
             if start + T > self.config.max_seq_len:
                 raise ValueError(
