@@ -48,6 +48,28 @@ def tinylm(*args: str) -> str:
     return result.stdout
 
 
+def train_for_time_and_score(
+    data: Path, out: Path, preset: str, seconds: int, flags: list[str]
+) -> dict:
+    """`tinylm train` for a fixed wall-clock budget, then `tinylm eval` on the held-out split
+    (outside the budget); returns eval's JSON scores."""
+    tinylm(
+        "train",
+        "--data",
+        str(data),
+        "--out",
+        str(out),
+        "--preset",
+        preset,
+        "--time-budget",
+        f"{seconds}s",
+        "--eval-every",
+        "100000",  # evaluation is the final `tinylm eval`, outside the timed budget
+        *flags,
+    )
+    return json.loads(tinylm("eval", str(out), "--data", str(data), "--json").splitlines()[-1])
+
+
 def bytes_per_token(data_dir: Path, split: str) -> float:
     stats = json.loads((data_dir / "meta.json").read_text())["splits"][split]
     return stats["bytes"] / stats["tokens"]
@@ -61,21 +83,7 @@ def run_family(
     from tinylm.plots import read_metrics
 
     out = work / f"{corpus}-{family}"
-    tinylm(
-        "train",
-        "--data",
-        str(data),
-        "--out",
-        str(out),
-        "--preset",
-        preset,
-        "--time-budget",
-        f"{seconds}s",
-        "--eval-every",
-        "100000",  # evaluation is the final `tinylm eval`, outside the timed budget
-        *batch,
-    )
-    scores = json.loads(tinylm("eval", str(out), "--data", str(data), "--json").splitlines()[-1])
+    scores = train_for_time_and_score(data, out, preset, seconds, batch)
     metrics = read_metrics(out / "metrics.jsonl")
     rows = [r for r in metrics if "train_loss" in r]
     # Wall-clock is logged every few steps; steps in between are placed by interpolation.

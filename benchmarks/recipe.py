@@ -20,7 +20,7 @@ import platform
 import tempfile
 from pathlib import Path
 
-from families import SHARED_TINYSTORIES, tinylm
+from families import SHARED_TINYSTORIES, tinylm, train_for_time_and_score
 
 from tinylm.config import PRESETS
 from tinylm.plots import read_metrics
@@ -54,21 +54,7 @@ def flags_for(preset: str, recipe: list[str]) -> list[str]:
 def run_recipe(work: Path, data: Path, preset: str, name: str, seconds: int) -> dict:
     out = work / f"{preset}-{name.replace(' + ', '-').replace(' ', '')}"
     flags = flags_for(preset, RECIPES[name])
-    tinylm(
-        "train",
-        "--data",
-        str(data),
-        "--out",
-        str(out),
-        "--preset",
-        preset,
-        "--time-budget",
-        f"{seconds}s",
-        "--eval-every",
-        "100000",  # scored by the `tinylm eval` below, outside the budget
-        *flags,
-    )
-    scores = json.loads(tinylm("eval", str(out), "--data", str(data), "--json").splitlines()[-1])
+    scores = train_for_time_and_score(data, out, preset, seconds, flags)
     last = [r for r in read_metrics(out / "metrics.jsonl") if "train_loss" in r][-1]
     return {
         "preset": preset,
