@@ -3,7 +3,7 @@
 Layout (`<cache>/<data key>/`):
   corpus.bin, offsets.npy   the training stories as UTF-8, NUL-separated; story i is
                             corpus[offsets[i] : offsets[i + 1] - 1]
-  shards.json, sa-NNNNN.npy suffix arrays of ~16 MiB slices cut at story boundaries
+  shards.json, sa-NNNNN.npy suffix arrays of ~64 MiB slices cut at story boundaries
   <embedder>/NNNNN.npy      float16 embeddings, 8192 stories per chunk
 
 Every file is written atomically and each shard/chunk is skipped when already there, so an
@@ -12,7 +12,7 @@ interrupted build resumes. A prepared data folder keeps its index inside itself
 `$TINYLM_CACHE` (default ~/.cache/tinylm)/eval-index.
 
 Memory stays bounded for any corpus size: corpus text is streamed, one suffix-array shard is
-built at a time (~40 bytes per shard byte at peak, ~650 MB), embeddings are computed and searched
+built at a time (5 bytes per shard byte: ~320 MB), embeddings are computed and searched
 one chunk at a time (8192 x 384 float16 = 6 MB) with only a running best per query kept.
 """
 
@@ -32,7 +32,7 @@ from tinylm.evalsuite.substring import longest_match, matched_text, suffix_array
 from tinylm.fileio import atomic_open, atomic_write_json
 from tinylm.progress import Progress
 
-SHARD_BYTES = 16 << 20
+SHARD_BYTES = 64 << 20
 CHUNK_STORIES = 8192
 INDEX_DIR = "eval-index"
 SEPARATOR = b"\x00"
