@@ -4,7 +4,9 @@ cache, retries on 429 and 5xx, unreadable answers counted), not the grades."""
 
 from __future__ import annotations
 
+import hashlib
 import http.server
+import itertools
 import json
 import threading
 import time
@@ -142,3 +144,79 @@ def test_unreachable_judge_fails_before_any_work(trained_run, tmp_path: Path) ->
         "refused); check --judge-url and that the server is up"
     ]
     assert not (tmp_path / "r").exists()
+
+
+class _SlowJudgeProxy(http.server.BaseHTTPRequestHandler):
+    """A judge 0.4 s away (as a remote API is): records when each request arrives and how many
+    are in flight, and hands them one at a time to the one-slot `tinylm serve` behind it. It
+    tags each answer with a hash of the question, so a test can tell answers apart (the story
+    model answers every rubric alike)."""
+
+    target = ""
+    lock = threading.Lock()
+    forward = threading.Lock()
+    arrivals: ClassVar[list[float]] = []
+    in_flight = 0
+    most_in_flight = 0
+
+    def do_POST(self) -> None:
+        cls = type(self)
+        with cls.lock:
+            cls.arrivals.append(time.monotonic())
+            cls.in_flight += 1
+            cls.most_in_flight = max(cls.most_in_flight, cls.in_flight)
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        time.sleep(0.4)
+        request = urllib.request.Request(self.target + self.path, data=body,
+                                         headers={"Content-Type": "application/json"})  # fmt: skip
+        with cls.forward, urllib.request.urlopen(request, timeout=120) as reply:
+            answer = json.loads(reply.read())
+        answer["choices"][0]["message"]["content"] += " #" + _question_tag(json.loads(body))
+        payload = json.dumps(answer).encode()
+        with cls.lock:
+            cls.in_flight -= 1
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+    def log_message(self, *args) -> None:
+        pass
+
+
+def _question_tag(body: dict) -> str:
+    return hashlib.sha256(body["messages"][0]["content"].encode()).hexdigest()[:12]
+
+
+def test_workers_judge_concurrently_in_order_within_the_rate_limit(
+    judge_server, trained_run, tmp_path
+) -> None:
+    _SlowJudgeProxy.target = judge_server
+    proxy = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _SlowJudgeProxy)
+    threading.Thread(target=proxy.serve_forever, daemon=True).start()
+    pairs = [(f"Once upon a time {name} went", "to the park.") for name in
+             ("Tom", "Lily", "Ben", "Sue", "Max", "Mia", "Sam", "Amy")]  # fmt: skip
+    try:
+        url = f"http://127.0.0.1:{proxy.server_port}/v1"
+
+        def judge(workers: int, rpm: float, cache: str) -> Judge:
+            return Judge(url, trained_run.name, cache_dir=tmp_path / cache, workers=workers,
+                         requests_per_minute=rpm, max_tokens=8)  # fmt: skip
+
+        serial = judge(1, 6000, "serial")
+        answers = [a for _, a in serial.grade_all(pairs)]
+        assert _SlowJudgeProxy.most_in_flight == 1
+        done: list[int] = []
+        concurrent = judge(4, 6000, "concurrent").grade_all(pairs, lambda: done.append(1))
+        # Four requests waited on the judge at once; answers come back in the input's order.
+        assert _SlowJudgeProxy.most_in_flight == 4
+        assert [a for _, a in concurrent] == answers and len(done) == 8
+        tags = [a.rsplit(" #", 1)[1] for a in answers]
+        assert tags == [_question_tag(serial.body(*pair)) for pair in pairs]
+        _SlowJudgeProxy.arrivals.clear()
+        judge(4, 120, "limited").grade_all(pairs[:4])
+        gaps = [b - a for a, b in itertools.pairwise(_SlowJudgeProxy.arrivals)]
+        assert min(gaps) > 0.45  # 120 per minute: one start each 0.5 s, whatever the workers
+    finally:
+        proxy.shutdown()

@@ -38,6 +38,7 @@ def make_judge(args: argparse.Namespace):  # -> Judge | None
         retries=args.judge_retries,
         backoff_s=args.judge_backoff,
         max_tokens=args.judge_max_tokens,
+        workers=args.judge_workers,
     )
 
 

@@ -5,11 +5,12 @@ The judge sees the story beginning, a `***` separator and the model's completion
 grammar, creativity, consistency with the beginning and plot (each out of 10) and guesses the
 writer's age group (A: 3 or under ... F: 13-16), as in Eldan & Li (2023), section 3.
 
-Plumbing a long evaluation needs: the key from an environment variable, retries with
-exponential backoff on 429/5xx/connection errors (honouring Retry-After), a requests-per-minute
-limit, an on-disk cache (the same prompt to the same model is never paid for twice), and
-parsing that accepts the many ways models write grades; answers it cannot read are counted and
-kept, never silently dropped.
+Plumbing a long evaluation needs: the key from an environment variable, several requests in
+flight at once (a judge's latency, not its throughput, is what makes a serial evaluation slow),
+retries with exponential backoff on 429/5xx/connection errors (honouring Retry-After), a
+requests-per-minute limit shared by all of them, an on-disk cache (the same prompt to the same
+model is never paid for twice), and parsing that accepts the many ways models write grades;
+answers it cannot read are counted and kept, never silently dropped.
 """
 
 from __future__ import annotations
@@ -19,9 +20,12 @@ import json
 import os
 import random
 import re
+import threading
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -146,6 +150,7 @@ class Judge:
         backoff_s: float = 1.0,
         timeout_s: float = 120.0,
         max_tokens: int = 400,
+        workers: int = 4,
     ) -> None:
         self.url = chat_url(url)
         self.model = model
@@ -158,8 +163,10 @@ class Judge:
         self.backoff_s = backoff_s
         self.timeout_s = timeout_s
         self.max_tokens = max_tokens
+        self.workers = workers
         self.stats = JudgeStats()
-        self._last_request = 0.0
+        self._next_slot = 0.0  # monotonic time before which no request may start
+        self._lock = threading.Lock()  # guards _next_slot and stats across workers
 
     def preflight(self) -> None:
         """Fail at once, before hours of sampling, when nothing listens at the judge's URL.
@@ -194,18 +201,60 @@ class Judge:
         answer = self.ask(self.body(beginning, completion))
         grades = parse_grades(answer)
         if not grades.complete:
-            self.stats.unparsed += 1
+            self._count("unparsed")
         return grades, answer
+
+    def grade_all(
+        self,
+        pairs: list[tuple[str, str]],
+        on_done: Callable[[], None] | None = None,
+    ) -> list[tuple[Grades, str]]:
+        """grade() for each (beginning, completion), `workers` requests in flight, results in
+        input order. The first error stops the rest and is raised."""
+
+        def one(pair: tuple[str, str]) -> tuple[Grades, str]:
+            result = self.grade(*pair)
+            if on_done is not None:
+                with self._lock:  # progress counters are not thread-safe
+                    on_done()
+            return result
+
+        if self.workers <= 1 or len(pairs) <= 1:
+            return [one(pair) for pair in pairs]
+        with ThreadPoolExecutor(self.workers, thread_name_prefix="judge") as pool:
+            futures = [pool.submit(one, pair) for pair in pairs]
+            try:
+                return [f.result() for f in futures]
+            except BaseException:
+                for f in futures:
+                    f.cancel()
+                raise
+
+    def _count(self, stat: str, reason: str | None = None) -> None:
+        with self._lock:
+            setattr(self.stats, stat, getattr(self.stats, stat) + 1)
+            if reason is not None:
+                self.stats.retry_reasons.append(reason)
+
+    def _wait_for_slot(self) -> None:
+        """Spaces request starts `min_interval` apart across all workers."""
+        with self._lock:
+            now = time.monotonic()
+            start = max(now, self._next_slot)
+            self._next_slot = start + self.min_interval
+        if start > now:
+            time.sleep(start - now)
 
     def ask(self, body: dict[str, Any]) -> str:
         key = hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
         cached = self.cache_dir / key[:2] / f"{key}.json"
         if cached.is_file():
             try:
-                self.stats.cached += 1
-                return json.loads(cached.read_text(encoding="utf-8"))["answer"]
+                answer = json.loads(cached.read_text(encoding="utf-8"))["answer"]
+                self._count("cached")
+                return answer
             except (json.JSONDecodeError, KeyError, UnicodeDecodeError):
-                self.stats.cached -= 1  # a damaged entry is asked again and rewritten
+                pass  # a damaged entry is asked again and rewritten
         answer = self._post(body)
         atomic_write_json(cached, {"model": self.model, "answer": answer})
         return answer
@@ -216,11 +265,8 @@ class Judge:
         if self.key:
             headers["Authorization"] = f"Bearer {self.key}"
         for attempt in range(self.retries + 1):
-            wait = self.min_interval - (time.monotonic() - self._last_request)
-            if wait > 0:
-                time.sleep(wait)
-            self._last_request = time.monotonic()
-            self.stats.requests += 1
+            self._wait_for_slot()
+            self._count("requests")
             request = urllib.request.Request(self.url, data=data, headers=headers, method="POST")
             try:
                 with urllib.request.urlopen(request, timeout=self.timeout_s) as response:
@@ -245,8 +291,7 @@ class Judge:
                     f"judge unreachable at {self.url} after {attempt + 1} attempts ({reason}); "
                     "check --judge-url and that the server is up"
                 )
-            self.stats.retries += 1
-            self.stats.retry_reasons.append(reason)
+            self._count("retries", reason)
             delay = self.backoff_s * 2**attempt * (1 + 0.25 * random.random())
             time.sleep(min(60.0, retry_after if retry_after is not None else delay))
         raise AssertionError("unreachable")

@@ -53,6 +53,9 @@ def add_suite_flags(parser: argparse.ArgumentParser) -> None:
     )
     g.add_argument("--judge-rpm", type=_positive, default=60.0, help="requests per minute (60)")
     g.add_argument(
+        "--judge-workers", type=_positive_int, default=4, help="requests in flight at once (4)"
+    )
+    g.add_argument(
         "--judge-retries", type=_non_negative_int, default=5, help="retries on 429/5xx (5)"
     )
     g.add_argument(

@@ -200,13 +200,14 @@ def add_judge(report: RunReport, judge: Judge, beginnings: list[str], texts: lis
     from tinylm.progress import Progress
 
     before = (judge.stats.unparsed, judge.stats.cached, judge.stats.retries, judge.stats.requests)
-    grades = []
     with Progress(f"judging ({report.name})", len(texts), "completions") as bar:
-        for row, beginning, text in zip(report.completions, beginnings, texts, strict=True):
-            g, answer = judge.grade(beginning, text)
-            row["judge"] = {**asdict(g), "answer": answer}
-            grades.append(g)
-            bar.advance(1)
+        results = judge.grade_all(
+            list(zip(beginnings, texts, strict=True)), on_done=lambda: bar.advance(1)
+        )
+    grades = []
+    for row, (g, answer) in zip(report.completions, results, strict=True):
+        row["judge"] = {**asdict(g), "answer": answer}
+        grades.append(g)
     summary: dict[str, Any] = {"model": judge.model, "graded": len(grades)}
     for c in CATEGORIES:
         values = [getattr(g, c) for g in grades if getattr(g, c) is not None]
