@@ -57,3 +57,26 @@ def test_lm_eval_on_exported_run_agrees_with_tinylm_eval(tmp_path, trained_run, 
     assert ours.returncode == 0, ours.stderr
     mine = json.loads(ours.stdout.strip().splitlines()[-1])["bits_per_byte"]
     assert abs(theirs - mine) / mine < 0.10, (theirs, mine)
+
+
+def test_report_with_lm_eval_shows_the_harness_next_to_our_likelihood(
+    tmp_path, trained_run, en_data
+):
+    """`eval --report --lm-eval`: the report's lm-evaluation-harness table has the run, and its
+    bits per byte (200 held-out stories, one per document) is close to the report's own
+    likelihood section (the whole validation split)."""
+    pytest.importorskip("lm_eval")
+    out = tmp_path / "r"
+    result = run_cli("eval", str(trained_run), "--report", str(out), "--data", str(en_data),
+                     "--prompts", "2", "--samples", "1", "--max-new-tokens", "16",
+                     "--no-novelty", "--grammar-pairs", "0", "--lm-eval")  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    markdown = (out / "report.md").read_text(encoding="utf-8")
+    section = markdown.split("## lm-evaluation-harness", 1)[1]
+    row = next(r for r in section.splitlines() if r.startswith(f"| {trained_run.name} |"))
+    word_ppl, byte_ppl, bits = (float(c) for c in row.strip(" |").split("|")[1:4])
+    assert byte_ppl == pytest.approx(2**bits, rel=1e-3) and word_ppl > byte_ppl > 1
+    ours = json.loads((out / "results.json").read_text())["runs"][0]["likelihood"]
+    assert abs(bits - ours["bits_per_byte"]) / ours["bits_per_byte"] < 0.15, (bits, ours)
+    assert "lm-evaluation-harness" in (out / "report.html").read_text(encoding="utf-8")
+    assert (out / "hf" / trained_run.name / "model.safetensors").is_file()
