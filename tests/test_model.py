@@ -7,7 +7,7 @@ import torch
 
 from tinylm.config import PRESETS, ModelConfig, build_configs, load_toml
 from tinylm.errors import TinylmError
-from tinylm.models import build_model, count_parameters
+from tinylm.models import build_model, count_parameters, fused_loss
 
 
 def small(**overrides) -> ModelConfig:
@@ -145,3 +145,47 @@ def test_toml_config_typo_gets_a_suggestion(tmp_path) -> None:
     path.write_text("[train]\nbatch_size = 4\n[model]\ndim = 32\nn_heads = 4\n")
     model, train = build_configs("1m", *load_toml(path))
     assert (model.dim, model.n_heads, model.n_layers, train.batch_size) == (32, 4, 5, 4)
+
+
+@pytest.mark.parametrize("autocast", [False, True])
+@pytest.mark.parametrize("tie", [False, True])
+def test_fused_training_loss_matches_the_plain_loss_and_gradients(
+    autocast, tie, monkeypatch
+) -> None:
+    """Training on the CPU takes the chunked linear cross-entropy: same loss and gradients as
+    logits + F.cross_entropy (masked targets included), without returning the logits."""
+    monkeypatch.setattr(fused_loss, "CHUNK_LOGITS", 50 * 300)  # 120 rows: chunks of 64 and 56
+    torch.manual_seed(0)
+    cfg = ModelConfig(dim=32, n_layers=1, n_heads=4, vocab_size=300, max_seq_len=64,
+                      tie_embeddings=tie)  # fmt: skip
+    model = build_model(cfg)
+    idx = torch.randint(0, 300, (3, 40))
+    targets = torch.randint(0, 300, (3, 40))
+    targets[0, :25] = -100  # a prompt mask
+
+    def loss_and_grads(fused: bool) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        model.zero_grad()
+        with torch.autocast("cpu", torch.bfloat16, enabled=autocast):
+            if fused:
+                logits, loss = model(idx, targets)
+                assert logits is None
+            else:  # the plain path: logits, then the loss on them
+                hidden = {}
+                handle = model.model.norm.register_forward_hook(
+                    lambda m, i, o: hidden.setdefault("x", o)
+                )
+                model(idx)
+                handle.remove()
+                logits = model.lm_head(hidden["x"])
+                loss = torch.nn.functional.cross_entropy(
+                    logits.float().view(-1, 300), targets.view(-1), ignore_index=-100
+                )
+        loss.backward()
+        return loss.detach(), {n: p.grad.clone() for n, p in model.named_parameters()}
+
+    fused_value, fused_grads = loss_and_grads(True)
+    plain_loss, plain_grads = loss_and_grads(False)
+    tol = 2e-2 if autocast else 1e-5
+    torch.testing.assert_close(fused_value, plain_loss, rtol=tol, atol=tol)
+    for name, grad in plain_grads.items():
+        torch.testing.assert_close(fused_grads[name], grad, rtol=tol, atol=tol * grad.abs().max())

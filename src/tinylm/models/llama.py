@@ -15,6 +15,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from tinylm.config import ModelConfig
+from tinylm.models.fused_loss import linear_cross_entropy
 
 # `enable_gqa` arrived in torch 2.5; older builds get the kv heads repeated explicitly.
 _SDPA_HAS_GQA = "enable_gqa" in (F.scaled_dot_product_attention.__doc__ or "")
@@ -216,11 +217,16 @@ class LlamaBody(nn.Module):
 
 
 def lm_head_and_loss(
-    lm_head: nn.Module, x: torch.Tensor, targets: torch.Tensor | None, last_only: bool
-) -> tuple[torch.Tensor, torch.Tensor | None]:
+    lm_head: nn.Linear, x: torch.Tensor, targets: torch.Tensor | None, last_only: bool
+) -> tuple[torch.Tensor | None, torch.Tensor | None]:
     """Every family's output: hidden states x [B, T, dim] -> logits [B, T, V] (only the last
     position, [B, 1, V], with `last_only` and no targets) and the mean cross-entropy against
-    `targets` [B, T] when given (-100 entries are ignored)."""
+    `targets` [B, T] when given (-100 entries are ignored).
+
+    Training on the CPU (targets given, gradients wanted) takes the fused chunked loss and
+    returns no logits: the [B, T, V] tensor is never built."""
+    if targets is not None and x.device.type == "cpu" and x.requires_grad:
+        return None, linear_cross_entropy(x, lm_head.weight, targets)
     if targets is not None:
         logits = lm_head(x)
         loss = F.cross_entropy(
@@ -263,11 +269,12 @@ class Llama(nn.Module):
         cache: KVCache | None = None,
         start: int | torch.Tensor = 0,
         last_only: bool = False,
-    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+    ) -> tuple[torch.Tensor | None, torch.Tensor | None]:
         """idx: [B, T] token ids starting at absolute position `start`.
 
-        Returns logits [B, T, V] (or [B, 1, V] with `last_only`) and the mean cross-entropy
-        against `targets` [B, T] when given (-100 entries are ignored).
+        Returns logits [B, T, V] (or [B, 1, V] with `last_only`; None when training on the CPU
+        with targets, see lm_head_and_loss) and the mean cross-entropy against `targets`
+        [B, T] when given (-100 entries are ignored).
 
         A 1-element tensor `start` (with a cache) selects fixed-shape decoding: every shape is
         the same at every position (the whole cache is attended, unwritten slots masked), so
