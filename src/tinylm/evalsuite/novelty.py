@@ -42,9 +42,13 @@ def choose_embedder(requested: str, sample_texts: list[str]) -> tuple[str, str |
 
 
 def score_novelty(
-    index: TrainingIndex, embedder_name: str, texts: list[str], show_progress: bool = True
+    index: TrainingIndex,
+    embedder_name: str,
+    texts: list[str],
+    show_progress: bool = True,
+    device: str = "cpu",
 ) -> list[NoveltyScore]:
-    embedder = index.embedder(embedder_name)
+    embedder = index.embedder(embedder_name, device)
     sims, nearest = index.nearest(embedder, texts)
     lang = text_lang(*texts[:20]) if texts else "en"
     out = []

@@ -89,7 +89,7 @@ def run_suite(runs: list[LoadedRun], opts: SuiteOptions) -> tuple[list[RunReport
         report.completions = [asdict(c) for c in completions]
         texts = [c.text for c in completions]
         if opts.novelty:
-            add_novelty(report, run_index[run.path], texts, opts)
+            add_novelty(report, run_index[run.path], texts, opts, str(run.device))
         if pairs:
             scores = grammar_scores(run.model, run.tokenizer, pairs, run.device, opts.show_progress)
             report.grammar = {"pairs": len(pairs), **scores}
@@ -104,7 +104,7 @@ def run_suite(runs: list[LoadedRun], opts: SuiteOptions) -> tuple[list[RunReport
         [Completion(i, 0, t, True) for i, t in enumerate(endings)]
     )
     if opts.novelty and indexes:
-        add_novelty(reference, next(iter(indexes.values())), endings, opts)
+        add_novelty(reference, next(iter(indexes.values())), endings, opts, str(runs[0].device))
     if opts.judge is not None:
         add_judge(reference, opts.judge, prompts, endings)
     return [*reports, reference], prompts
@@ -170,14 +170,16 @@ def completion_summary(completions: list[Completion]) -> dict[str, Any]:
 
 
 def add_novelty(
-    report: RunReport, index: TrainingIndex, texts: list[str], opts: SuiteOptions
+    report: RunReport, index: TrainingIndex, texts: list[str], opts: SuiteOptions, device: str
 ) -> None:
+    """Novelty scores of `texts`; MiniLM runs on the run's device (a GPU embeds a full-size
+    training set in minutes, a laptop CPU in days)."""
     embedder, why = choose_embedder(
         opts.embedder, [index.story(i) for i in range(min(50, len(index)))]
     )
     if why:
         report.notes.append(why)
-    scores = score_novelty(index, embedder, texts, opts.show_progress)
+    scores = score_novelty(index, embedder, texts, opts.show_progress, device)
     report.novelty = {
         "embedder": embedder,
         "training_stories": len(index),
