@@ -6,9 +6,10 @@
 Every recipe trains the same preset on the same real text (../shared/data/tinystories, a
 512-token BPE) for the same `tinylm train --time-budget` with the real command, then scores the
 held-out split with `tinylm eval`. What varies is what a preset's defaults decide: batch size,
-gradient accumulation and learning rate (warm-up is the preset's, shortened to a fifth of the
-run as `--time-budget` does). On a laptop the step count within the budget matters as much as
-the step size, so the table shows both. Prints a markdown table for docs/benchmarks.md.
+gradient accumulation, learning rate and optimizer (AdamW, or Muon for the hidden matrices;
+warm-up is the preset's, shortened to a fifth of the run as `--time-budget` does). On a laptop
+the step count within the budget matters as much as the step size, so the table shows both.
+Prints a markdown table for docs/benchmarks.md.
 """
 
 from __future__ import annotations
@@ -37,6 +38,16 @@ RECIPES: dict[str, list[str]] = {
         "1",
         "--lr-scale",
         "3",
+    ],
+    "batch 16 + accum 1 + lr x3 + muon": [
+        "--batch-size",
+        "16",
+        "--grad-accum",
+        "1",
+        "--lr-scale",
+        "3",
+        "--optimizer",
+        "muon",
     ],
 }
 

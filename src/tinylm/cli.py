@@ -212,6 +212,7 @@ TRAIN_FLAGS = (
     "min_lr",
     "warmup",
     "weight_decay",
+    "optimizer",
     "grad_clip",
     "max_steps",
     "eval_every",
@@ -709,6 +710,9 @@ def build_parser() -> ArgumentParser:
     train.add_argument("--min-lr", type=_float)
     train.add_argument("--warmup", type=_non_negative_int)
     train.add_argument("--weight-decay", type=_float)
+    train.add_argument(
+        "--optimizer", help="adamw (default) or muon (Muon for hidden matrices, AdamW for the rest)"
+    )
     train.add_argument("--grad-clip", type=_float)
     train.add_argument("--eval-every", type=_positive_int)
     train.add_argument("--eval-batches", type=_positive_int)

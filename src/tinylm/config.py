@@ -200,6 +200,7 @@ class TrainConfig:
     min_lr: float | None = None  # None: lr / 10, the Chinchilla/llama2.c convention
     warmup: int = 1000
     weight_decay: float = 0.1
+    optimizer: str = "adamw"  # or muon: Muon for hidden matrices, AdamW for the rest
     beta1: float = 0.9
     beta2: float = 0.95
     grad_clip: float = 1.0
@@ -260,6 +261,16 @@ class TrainConfig:
                 f"--parallel must be ddp or fsdp, got '{self.parallel}'"
                 f"{did_you_mean(self.parallel, ('ddp', 'fsdp'))}"
             )
+        if self.optimizer not in OPTIMIZERS:
+            raise TinylmError(
+                f"--optimizer must be one of {', '.join(OPTIMIZERS)}, got '{self.optimizer}'"
+                f"{did_you_mean(self.optimizer, OPTIMIZERS)}"
+            )
+        if self.optimizer == "muon" and self.parallel == "fsdp":
+            raise TinylmError(
+                "--optimizer muon orthogonalises whole matrices, which FSDP shards across "
+                "processes; use --parallel ddp with muon"
+            )
         if self.on_nan not in NAN_POLICIES:
             raise TinylmError(
                 f"--on-nan must be one of {', '.join(NAN_POLICIES)}, got '{self.on_nan}'"
@@ -273,6 +284,7 @@ class TrainConfig:
 
 
 DTYPES = ("auto", "fp32", "bf16", "fp16")
+OPTIMIZERS = ("adamw", "muon")
 NAN_POLICIES = ("skip", "rollback", "stop")
 
 

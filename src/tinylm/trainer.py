@@ -52,6 +52,7 @@ from tinylm.evaluate import token_nll
 from tinylm.faults import Faults
 from tinylm.fileio import atomic_copy, atomic_open, fsync_dir
 from tinylm.models import build_model, check_data_fits_family, count_parameters
+from tinylm.optim import make_optimizer
 from tinylm.plots import plot_losses
 from tinylm.progress import Progress, console, format_duration
 from tinylm.run import (
@@ -205,6 +206,14 @@ class Trainer:
         config = read_run_config(self.out)
         model_cfg = model_config_from_dict(config["model"], str(self.out / CONFIG_FILE))
         train_values = dict(config.get("train") or {})
+        saved_optimizer = train_values.get("optimizer", "adamw")
+        asked = overrides.get("optimizer")
+        if asked is not None and asked != saved_optimizer:
+            raise TinylmError(
+                f"{self.out} was trained with --optimizer {saved_optimizer} and its checkpoint "
+                f"holds that optimizer's state; resume without --optimizer {asked}, or start a "
+                f"new run from it with --init-from {self.out} --optimizer {asked}"
+            )
         train_values.update({k: v for k, v in overrides.items() if v is not None})
         data_sha = config.get("data", {}).get("tokenizer_sha256")
         if data_sha and data_sha != self.meta.tokenizer_sha256:
@@ -278,19 +287,9 @@ class Trainer:
 
     def _make_optimizer(self) -> torch.optim.Optimizer:
         cfg = self.cfg
-        params = [p for p in self.model.parameters() if p.requires_grad]
-        # Decay matrices and embeddings only; norms' gains stay free (nanoGPT / llama2.c).
-        decay = [p for p in params if p.dim() >= 2]
-        no_decay = [p for p in params if p.dim() < 2]
-        groups = [
-            {"params": decay, "weight_decay": cfg.weight_decay},
-            {"params": no_decay, "weight_decay": 0.0},
-        ]
-        kwargs = dict(lr=cfg.lr, betas=(cfg.beta1, cfg.beta2), eps=1e-8)
-        try:
-            return torch.optim.AdamW(groups, fused=True, **kwargs)
-        except (RuntimeError, TypeError):
-            return torch.optim.AdamW(groups, **kwargs)
+        return make_optimizer(
+            self.model, cfg.optimizer, cfg.lr, cfg.weight_decay, (cfg.beta1, cfg.beta2)
+        )
 
     # -- checkpoints -------------------------------------------------------------------------
 
