@@ -89,10 +89,31 @@ def test_busy_server_429_is_retried_until_the_slot_frees(judge_server, trained_r
     assert isinstance(answer, str) and not grades.complete and judge.stats.unparsed == 1
 
 
-class _FlakyProxy(http.server.BaseHTTPRequestHandler):
-    """A real HTTP hop in front of the judge that fails the first request with 503."""
+class _JudgeProxy(http.server.BaseHTTPRequestHandler):
+    """A real HTTP hop in front of the judge (`target`)."""
 
     target = ""
+
+    def forward(self, body: bytes) -> bytes:
+        request = urllib.request.Request(self.target + self.path, data=body,
+                                         headers={"Content-Type": "application/json"})  # fmt: skip
+        with urllib.request.urlopen(request, timeout=120) as reply:
+            return reply.read()
+
+    def reply(self, payload: bytes) -> None:
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+    def log_message(self, *args) -> None:
+        pass
+
+
+class _FlakyProxy(_JudgeProxy):
+    """Fails the first request with 503."""
+
     failures: ClassVar[list[int]] = [503]
 
     def do_POST(self) -> None:
@@ -103,18 +124,7 @@ class _FlakyProxy(http.server.BaseHTTPRequestHandler):
             self.end_headers()
             self.wfile.write(b'{"error": {"message": "overloaded"}}')
             return
-        request = urllib.request.Request(self.target + self.path, data=body,
-                                         headers={"Content-Type": "application/json"})  # fmt: skip
-        with urllib.request.urlopen(request, timeout=120) as reply:
-            payload = reply.read()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(payload)))
-        self.end_headers()
-        self.wfile.write(payload)
-
-    def log_message(self, *args) -> None:
-        pass
+        self.reply(self.forward(body))
 
 
 def test_server_error_is_retried_and_wrong_model_is_one_line(judge_server, trained_run, tmp_path):
@@ -146,15 +156,14 @@ def test_unreachable_judge_fails_before_any_work(trained_run, tmp_path: Path) ->
     assert not (tmp_path / "r").exists()
 
 
-class _SlowJudgeProxy(http.server.BaseHTTPRequestHandler):
+class _SlowJudgeProxy(_JudgeProxy):
     """A judge 0.4 s away (as a remote API is): records when each request arrives and how many
     are in flight, and hands them one at a time to the one-slot `tinylm serve` behind it. It
     tags each answer with a hash of the question, so a test can tell answers apart (the story
     model answers every rubric alike)."""
 
-    target = ""
     lock = threading.Lock()
-    forward = threading.Lock()
+    one_at_a_time = threading.Lock()
     arrivals: ClassVar[list[float]] = []
     in_flight = 0
     most_in_flight = 0
@@ -167,22 +176,12 @@ class _SlowJudgeProxy(http.server.BaseHTTPRequestHandler):
             cls.most_in_flight = max(cls.most_in_flight, cls.in_flight)
         body = self.rfile.read(int(self.headers["Content-Length"]))
         time.sleep(0.4)
-        request = urllib.request.Request(self.target + self.path, data=body,
-                                         headers={"Content-Type": "application/json"})  # fmt: skip
-        with cls.forward, urllib.request.urlopen(request, timeout=120) as reply:
-            answer = json.loads(reply.read())
+        with cls.one_at_a_time:
+            answer = json.loads(self.forward(body))
         answer["choices"][0]["message"]["content"] += " #" + _question_tag(json.loads(body))
-        payload = json.dumps(answer).encode()
         with cls.lock:
             cls.in_flight -= 1
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(payload)))
-        self.end_headers()
-        self.wfile.write(payload)
-
-    def log_message(self, *args) -> None:
-        pass
+        self.reply(json.dumps(answer).encode())
 
 
 def _question_tag(body: dict) -> str:
