@@ -40,14 +40,13 @@ def orthogonalise(g: torch.Tensor, eps: float = 1e-7) -> torch.Tensor:
 
 def muon_parameters(model: nn.Module) -> tuple[list[nn.Parameter], list[nn.Parameter]]:
     """(hidden matrices for Muon, everything else for AdamW). Embeddings and output heads are
-    lookup tables / classifiers, not transforms of the hidden state: AdamW."""
-    hidden, other, seen = [], [], set()
+    lookup tables / classifiers, not transforms of the hidden state: AdamW. named_parameters
+    lists a tied lm_head once, under the embedding's name."""
+    hidden, other = [], []
     for name, p in model.named_parameters():
-        if not p.requires_grad or id(p) in seen:
-            continue
-        seen.add(id(p))  # a tied lm_head is the embedding: once, as an embedding
-        table = "embed" in name or "lm_head" in name
-        (hidden if p.dim() == 2 and not table else other).append(p)
+        if p.requires_grad:
+            table = "embed" in name or "lm_head" in name
+            (hidden if p.dim() == 2 and not table else other).append(p)
     return hidden, other
 
 
@@ -122,24 +121,27 @@ class MuonWithAdamW(torch.optim.Optimizer):
         p.addcdiv_(state["exp_avg"], denom, value=-lr / (1 - beta1**step))
 
 
+def _decay_groups(params: list[nn.Parameter], weight_decay: float) -> list[dict]:
+    """Weight decay on matrices and embeddings only; norms' gains stay free (nanoGPT /
+    llama2.c)."""
+    return [
+        {"params": [p for p in params if p.dim() >= 2], "weight_decay": weight_decay},
+        {"params": [p for p in params if p.dim() < 2], "weight_decay": 0.0},
+    ]
+
+
 def make_optimizer(
     model: nn.Module, name: str, lr: float, weight_decay: float, betas: tuple[float, float]
 ) -> torch.optim.Optimizer:
-    """AdamW (fused where supported) or Muon + AdamW. Weight decay on matrices and embeddings
-    only; norms' gains stay free (nanoGPT / llama2.c)."""
-    params = [p for p in model.parameters() if p.requires_grad]
+    """AdamW (fused where supported) or Muon + AdamW."""
     if name == "muon":
         hidden, other = muon_parameters(model)
         groups = [
             {"params": hidden, "weight_decay": weight_decay, "muon": True},
-            {"params": [p for p in other if p.dim() >= 2], "weight_decay": weight_decay},
-            {"params": [p for p in other if p.dim() < 2], "weight_decay": 0.0},
+            *_decay_groups(other, weight_decay),
         ]
         return MuonWithAdamW([g for g in groups if g["params"]], lr=lr, betas=betas)
-    groups = [
-        {"params": [p for p in params if p.dim() >= 2], "weight_decay": weight_decay},
-        {"params": [p for p in params if p.dim() < 2], "weight_decay": 0.0},
-    ]
+    groups = _decay_groups([p for p in model.parameters() if p.requires_grad], weight_decay)
     kwargs = dict(lr=lr, betas=betas, eps=1e-8)
     try:
         return torch.optim.AdamW(groups, fused=True, **kwargs)
