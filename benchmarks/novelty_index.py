@@ -82,6 +82,19 @@ def timed_queries(fn, queries: list[bytes], budget_s: float) -> tuple[list[int],
     return out, (time.perf_counter() - start) / len(out)
 
 
+def novel_queries(held_out: Path, n: int) -> list[str]:
+    """300-character endings of stories the index does not hold, as a model's completions."""
+    stories = [s.strip() for s in held_out.read_text(encoding="utf-8").split("<|endoftext|>")]
+    return [s[len(s) // 2 :][:300] for s in stories if len(s) > 200][:n]
+
+
+def copied_queries(index: TrainingIndex, n: int) -> tuple[range, list[str]]:
+    """(story ids, their last 300 characters): n stories spread over the index, as a model
+    that recites."""
+    spread = range(0, len(index), max(1, len(index) // n))[:n]
+    return spread, [index.story(i)[::-1][:300][::-1] for i in spread]
+
+
 def crossover(sizes_mb: list[float], n_queries: int, text_kind: str) -> None:
     """Two kinds of query: novel text (stories the corpus does not hold, as a model's own
     completion) and copied text (endings of the corpus' own stories, as a model that recites).
@@ -94,8 +107,7 @@ def crossover(sizes_mb: list[float], n_queries: int, text_kind: str) -> None:
     work = Path(os.environ["TINYLM_CACHE"])
     data = ROOT.parent / "shared" / "data" / "tinystories"
     held_out = data / ("v1-train-head.txt" if text_kind == "synth" else "v2-gpt4-train-head.txt")
-    stories = [s.strip() for s in held_out.read_text(encoding="utf-8").split("<|endoftext|>")]
-    novel = [s[len(s) // 2 :][:300].encode() for s in stories if len(s) > 200][:n_queries]
+    novel = [q.encode() for q in novel_queries(held_out, n_queries)]
     print("| corpus | stories | SA build MB/s | query | suffix arrays ms | brute force ms "
           "| brute / SA |")  # fmt: skip
     print("|---|---:|---:|---|---:|---:|---:|")
@@ -118,8 +130,7 @@ def crossover(sizes_mb: list[float], n_queries: int, text_kind: str) -> None:
         index.build_suffix_arrays()
         size = index.text.nbytes / 1e6
         build = size / (time.perf_counter() - start)
-        spread = range(0, len(index), max(1, len(index) // n_queries))[:n_queries]
-        copied = [index.story(i)[::-1][:300][::-1].encode() for i in spread]
+        copied = [q.encode() for q in copied_queries(index, n_queries)[1]]
         shards = list(index.shards())
         text = bytes(index.text)
         for kind, queries in (("novel", novel), ("copied", copied)):
@@ -188,10 +199,8 @@ def main() -> None:
 
     # Novel text: GPT-4 TinyStories endings, which no corpus built from v1 stories or synth holds.
     gpt4 = ROOT.parent / "shared" / "data" / "tinystories" / "v2-gpt4-train-head.txt"
-    real = [s.strip() for s in gpt4.read_text(encoding="utf-8").split("<|endoftext|>")]
-    novel = [s[len(s) // 2 :][:300] for s in real if len(s) > 200][: args.queries]
-    spread = range(0, len(index), max(1, len(index) // args.queries))[: args.queries]
-    copied = [index.story(i)[::-1][:300][::-1] for i in spread]
+    novel = novel_queries(gpt4, args.queries)
+    spread, copied = copied_queries(index, args.queries)
     shards = list(index.shards())
     print("\n| per 300-byte query | novel text ms | copied text ms |\n|---|---:|---:|")
     times = {}
