@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+import torch
 from conftest import first_stories, run_cli
 
 import tinylm
@@ -62,13 +63,22 @@ def test_generation_past_the_context_window(trained_run) -> None:
 
 @pytest.mark.slow
 def test_compiled_decoding_writes_what_eager_decoding_writes(trained_run) -> None:
-    # torch.compile on the CPU (inductor's C++ backend); the first call compiles (~20 s).
+    # torch.compile on the CPU (inductor's C++ backend, weights frozen into the graph); the
+    # first call compiles and autotunes its matrix products (~1 minute).
     eager = tinylm.load(str(trained_run))
     compiled = load_run(trained_run, compile=True)
     want = eager.generate("Once upon a time", max_new_tokens=160, temperature=0)
     assert compiled.generate("Once upon a time", max_new_tokens=160, temperature=0) == want
     sampled = dict(max_new_tokens=60, temperature=0.8, seed=5, num_samples=2)
     assert compiled.generate("Lily", **sampled) == eager.generate("Lily", **sampled)
+    # New weights loaded in place (as training or a reload does): the frozen step must not
+    # keep decoding with the old ones.
+    with torch.no_grad():
+        for mine, other in zip(compiled.model.parameters(), eager.model.parameters(), strict=True):
+            mine.copy_(other.roll(1, dims=0))
+            other.copy_(mine)
+    want = eager.generate("Once upon a time", max_new_tokens=40, temperature=0)
+    assert compiled.generate("Once upon a time", max_new_tokens=40, temperature=0) == want
 
 
 @pytest.fixture(scope="module")

@@ -339,6 +339,14 @@ def cmd_generate(args: argparse.Namespace) -> None:
             make_record(args.words or "", args.features or "", args.summary, args.sentence)
         )
     run = load_run(args.run, device=args.device, dtype=args.dtype, compile=args.compile)
+    if args.compile:
+        # stderr, so a redirected story stays clean
+        print(
+            "compiling the decoding step: up to a minute or two the first time for a model "
+            "and batch size (inductor caches it), then faster tokens",
+            file=sys.stderr,
+            flush=True,
+        )
     options = dict(
         max_new_tokens=args.max_new_tokens,
         temperature=args.temperature,

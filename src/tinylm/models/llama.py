@@ -103,6 +103,14 @@ class KVCache:
             torch._dynamo.mark_static_address(tensor)
 
 
+def cache_dtype(weight: torch.Tensor) -> torch.dtype:
+    """The KV cache's dtype for a model whose weights are `weight`'s: theirs on a GPU, fp32 on
+    the CPU. There the weights stay bf16 (half the bytes to read per token), but attention
+    over the cache runs 3-4x faster in fp32: SDPA took 0.92 ms per layer in bf16 against 0.21
+    in fp32 for one token of 16 samples over 200 cached positions (benchmarks/generate.py)."""
+    return torch.float32 if weight.device.type == "cpu" else weight.dtype
+
+
 class Attention(nn.Module):
     def __init__(self, cfg: ModelConfig, layer: int) -> None:
         super().__init__()
@@ -133,15 +141,17 @@ class Attention(nn.Module):
             assert cache is not None
             positions = start
             k, v = cache.write(self.layer, positions, k.to(cache.dtype), v.to(cache.dtype))
-            k, v = k.to(q.dtype), v.to(q.dtype)
             mask = torch.arange(k.shape[2], device=x.device) <= positions[:, None]  # [T, S]
-            y = self._attend(q, k, v, 0, mask)
+            y = self._attend(q.to(cache.dtype), k, v, 0, mask)
         else:
             if cache is not None:
+                # The query meets the cache in the cache's dtype: converting one token's
+                # query is cheap, converting the whole cache every step is not.
                 k, v = cache.update(self.layer, start, k.to(cache.dtype), v.to(cache.dtype))
-                k, v = k.to(q.dtype), v.to(q.dtype)
+                q = q.to(cache.dtype)
             y = self._attend(q, k, v, start)  # [B, H, T, hd]
-        return self.o_proj(y.transpose(1, 2).reshape(B, T, self.n_heads * self.head_dim))
+        y = y.to(x.dtype).transpose(1, 2).reshape(B, T, self.n_heads * self.head_dim)
+        return self.o_proj(y)
 
     def _attend(
         self,
@@ -306,5 +316,5 @@ class Llama(nn.Module):
             batch_size,
             max_len or self.config.max_seq_len,
             ref.device,
-            dtype or ref.dtype,
+            dtype or cache_dtype(ref),
         )

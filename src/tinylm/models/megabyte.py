@@ -33,6 +33,7 @@ from tinylm.models.llama import (
     Llama,
     LlamaBody,
     RMSNorm,
+    cache_dtype,
     lm_head_and_loss,
     rope_tables,
 )
@@ -86,9 +87,9 @@ class MegabyteCache:
     def __init__(self, model: Megabyte, batch_size: int) -> None:
         cfg = model.config
         ref = model.lm_head.weight
-        device, dtype = ref.device, ref.dtype
-        self.global_kv = KVCache(model.global_cfg, batch_size, model.n_patches, device, dtype)
-        self.local_kv = KVCache(model.local_cfg, batch_size, cfg.patch_size, device, dtype)
+        device, dtype, kv_dtype = ref.device, ref.dtype, cache_dtype(ref)
+        self.global_kv = KVCache(model.global_cfg, batch_size, model.n_patches, device, kv_dtype)
+        self.local_kv = KVCache(model.local_cfg, batch_size, cfg.patch_size, device, kv_dtype)
         self.tokens = torch.zeros(batch_size, cfg.max_seq_len, dtype=torch.long, device=device)
         self.patch_context = torch.zeros(
             batch_size, model.n_patches, cfg.patch_size, cfg.local_dim, device=device, dtype=dtype
