@@ -35,6 +35,9 @@ RECIPES: dict[str, list[str]] = {
     "preset, lr x0.5": ["--lr-scale", "0.5"],
     "preset, lr x2": ["--lr-scale", "2"],
     "preset, batch x2": ["--batch-scale", "2"],
+    # 260k's defaults, tried on the presets that still have llama2.c-style large steps
+    "batch 16 x 1": ["--batch-size", "16", "--grad-accum", "1"],
+    "batch 16 x 1, lr x3": ["--batch-size", "16", "--grad-accum", "1", "--lr-scale", "3"],
     "llama2.c: batch 32 x 4, lr 1e-3": ["--batch-size", "32", "--grad-accum", "4", "--lr", "1e-3"],
 }
 
@@ -71,15 +74,16 @@ def run_recipe(work: Path, data: Path, preset: str, name: str, seconds: int) -> 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--presets", default="260k,1m")
-    parser.add_argument("--recipes", default=",".join(RECIPES), help="comma separated names")
+    # ";" between names: the names themselves hold commas
+    parser.add_argument("--recipes", default=";".join(RECIPES), help="names, ';' separated")
     parser.add_argument("--minutes", type=float, default=4.0, help="training time per recipe")
     parser.add_argument("--workdir", help="keep data and runs here (default: a temp folder)")
     parser.add_argument("--json", help="also write the results here")
     args = parser.parse_args()
-    names = args.recipes.split(",")
+    names = [name.strip() for name in args.recipes.split(";")]
     for name in names:
         if name not in RECIPES:
-            parser.error(f"unknown recipe '{name}'; choose from {', '.join(RECIPES)}")
+            parser.error(f"unknown recipe '{name}'; choose from: {'; '.join(RECIPES)}")
     if not SHARED_TINYSTORIES.is_file():
         raise SystemExit(f"needs {SHARED_TINYSTORIES} (run next to ../shared)")
     work = Path(args.workdir or tempfile.mkdtemp(prefix="tinylm-recipe-"))
