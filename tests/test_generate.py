@@ -9,6 +9,7 @@ from conftest import first_stories, run_cli
 import tinylm
 from tinylm.config import build_configs
 from tinylm.data.prepare import prepare
+from tinylm.device import cpu_has_fast_bf16
 from tinylm.run import load_run
 from tinylm.trainer import Trainer
 
@@ -46,6 +47,18 @@ def test_cli_streams_prompt_and_continuation(trained_run) -> None:
     lm = tinylm.load(str(trained_run))
     expected = lm.generate("Tom and Sue", max_new_tokens=30, seed=3)
     assert result.stdout == expected + "\n"
+
+
+def test_dtype_auto_is_bf16_on_this_cpu_and_fp16_is_refused_in_one_line(trained_run) -> None:
+    auto = load_run(trained_run, dtype="auto")
+    want = torch.bfloat16 if cpu_has_fast_bf16() else torch.float32
+    assert auto.model.lm_head.weight.dtype == want
+    assert auto.generate("Tom", max_new_tokens=20, temperature=0).startswith("Tom")
+    result = run_cli("generate", str(trained_run), "--dtype", "fp16", "--prompt", "Tom")
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert result.stderr.strip() == (
+        "tinylm: error: --dtype fp16 is GPU-only; use bf16 or fp32 on the CPU"
+    ), result.stderr
 
 
 def test_generation_past_the_context_window(trained_run) -> None:

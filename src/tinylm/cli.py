@@ -796,7 +796,10 @@ def build_parser() -> ArgumentParser:
     gen.add_argument("--num-samples", type=_positive_int, default=1)
     gen.add_argument("--device", default="cpu")
     gen.add_argument(
-        "--dtype", default="fp32", choices=("fp32", "bf16", "fp16"), help="weight type"
+        "--dtype",
+        default="fp32",
+        choices=("fp32", "bf16", "fp16", "auto"),
+        help="weight type (auto: bf16 where the CPU or GPU runs it fast, else fp32)",
     )
     gen.add_argument(
         "--compile",

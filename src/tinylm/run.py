@@ -24,7 +24,7 @@ from torch import nn
 from tinylm import __version__
 from tinylm.checkpoint import MODEL_FILE, load_model_weights
 from tinylm.config import ModelConfig, TrainConfig, model_config_from_dict
-from tinylm.device import DTYPE_NAMES, resolve_device
+from tinylm.device import resolve_device, resolve_dtype
 from tinylm.errors import TinylmError
 from tinylm.fileio import atomic_write_json
 from tinylm.generate import SamplingOptions, generate_tokens
@@ -199,7 +199,8 @@ def load_run(
     run_dir: str | Path, device: str = "cpu", dtype: str = "fp32", compile: bool = False
 ) -> LoadedRun:
     """The run's model and tokenizer on `device`, weights in `dtype` (fp32, bf16, fp16: half
-    the memory traffic per decoded token); `compile` makes generation use a compiled step."""
+    the memory traffic per decoded token; auto: the fastest half type the device has, else
+    fp32); `compile` makes generation use a compiled step."""
     run = check_run(run_dir)
     config = read_run_config(run)
     model_cfg = run_model_config(config, str(run / CONFIG_FILE))
@@ -212,7 +213,5 @@ def load_run(
     model = build_model(model_cfg)
     load_model_weights(run / MODEL_FILE, model)
     dev = resolve_device(device)
-    if dtype not in DTYPE_NAMES:
-        raise TinylmError(f"--dtype must be one of {', '.join(DTYPE_NAMES)}, got '{dtype}'")
-    model.to(device=dev, dtype=DTYPE_NAMES[dtype]).eval()
+    model.to(device=dev, dtype=resolve_dtype(dtype, dev)).eval()
     return LoadedRun(run, model, tokenizer, config, dev, compile=compile)
