@@ -134,6 +134,7 @@ class Attention(nn.Module):
     ) -> torch.Tensor:
         B, T, _ = x.shape
         q = self.q_proj(x).view(B, T, self.n_heads, self.head_dim).transpose(1, 2)
+        dtype = q.dtype  # the attention output goes back to it (a no-op unless a cache differs)
         k = self.k_proj(x).view(B, T, self.n_kv_heads, self.head_dim).transpose(1, 2)
         v = self.v_proj(x).view(B, T, self.n_kv_heads, self.head_dim).transpose(1, 2)
         q, k = apply_rope(q, cos, sin), apply_rope(k, cos, sin)  # [B, H|KV, T, hd]
@@ -150,7 +151,7 @@ class Attention(nn.Module):
                 k, v = cache.update(self.layer, start, k.to(cache.dtype), v.to(cache.dtype))
                 q = q.to(cache.dtype)
             y = self._attend(q, k, v, start)  # [B, H, T, hd]
-        y = y.to(x.dtype).transpose(1, 2).reshape(B, T, self.n_heads * self.head_dim)
+        y = y.to(dtype).transpose(1, 2).reshape(B, T, self.n_heads * self.head_dim)
         return self.o_proj(y)
 
     def _attend(
