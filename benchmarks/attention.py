@@ -3,12 +3,17 @@
 
     python benchmarks/attention.py                  # batch 32, the preset's training shape
     python benchmarks/attention.py --batch 8 --rounds 5
+    python benchmarks/attention.py --decode --preset 15m   # one new token over a KV cache
 
 With head size 8 the score matmuls have an inner dimension of 8: every score costs as much
 softmax work as matmul work, so the contest is between kernels that avoid materialising the
 [T, T] scores (PyTorch's CPU flash kernel behind SDPA) and formulations that hand big batched
 matmuls to BLAS (explicit q @ k^T, masked softmax, @ v) in fp32, in bf16, or fused by
 torch.compile. FlexAttention has no CPU backward (torch 2.13), so it cannot train here.
+
+`--decode` times what decoding runs instead: SDPA for one new query token over `--cached`
+positions of a KV cache, with the cache in bf16 and in fp32 (tinylm keeps it fp32 on the CPU,
+`cache_dtype` in src/tinylm/models/llama.py), at batch 1 and 16.
 """
 
 from __future__ import annotations
@@ -51,16 +56,51 @@ def fwd_bwd(fn: Attend, inputs: list[torch.Tensor]) -> Callable[[], None]:
     return lambda: fn(*inputs).float().sum().backward()
 
 
+def decode_table(preset: str, cached: int, rounds: int, device: torch.device) -> None:
+    cfg, _ = build_configs(preset)
+    H, kv, hd = cfg.n_heads, cfg.n_kv_heads, cfg.head_dim
+    calls = 100  # one call takes tens of microseconds: time a hundred
+    rows = []
+    for B in (1, 16):
+        fns = {}
+        for dtype in (torch.bfloat16, torch.float32):
+            q = torch.randn(B, H, 1, hd, dtype=dtype)
+            k, v = (torch.randn(B, kv, cached, hd, dtype=dtype) for _ in range(2))
+
+            def attend(q=q, k=k, v=v) -> None:
+                for _ in range(calls):
+                    F.scaled_dot_product_attention(q, k, v, enable_gqa=kv != H)
+
+            fns[str(dtype).removeprefix("torch.")] = attend
+        paired_times(fns, device, rounds=1)  # warm-up
+        times = paired_times(fns, device, rounds=rounds)
+        for name, t in times.items():
+            speed = times["bfloat16"].busy / t.busy
+            rows.append([str(B), name, f"{t.wall / calls * 1e6:,.0f}",
+                         f"{t.busy / calls * 1e6:,.0f}", f"{speed:.2f}x"])  # fmt: skip
+    print_table(
+        ["batch", "cache dtype", "µs per call", "busy µs", "busy speed vs bf16"],
+        rows,
+        title=f"{preset} decoding: one query token, {H} heads / {kv} kv heads, head size {hd}, "
+        f"{cached} cached positions; load average now {machine_info(device)['load_average']}",
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--preset", default="260k")
     parser.add_argument("--batch", type=int, default=32)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--no-compile", action="store_true", help="skip the compiled variant")
+    parser.add_argument("--decode", action="store_true", help="one token over a KV cache")
+    parser.add_argument("--cached", type=int, default=200, help="--decode: cached positions")
     args = parser.parse_args()
     device = torch.device("cpu")
     info = machine_info(device)
     print_machine(info)
+    if args.decode:
+        decode_table(args.preset, args.cached, args.rounds, device)
+        return
     cfg, _ = build_configs(args.preset)
     B, T, hd = args.batch, cfg.max_seq_len, cfg.head_dim
     shapes = [(B, cfg.n_heads, T, hd), (B, cfg.n_kv_heads, T, hd), (B, cfg.n_kv_heads, T, hd)]
