@@ -250,7 +250,7 @@ def _generate(
         cache_len = max_len
         cache = _fixed_shape_cache(model, num_samples, max_len)
         compiled = _compiled_step(device.type)
-        if device.type == "cpu":
+        if device.type != "cuda":  # every step but the CUDA graph freezes the weights
             _forget_stale_steps(model)
         position = torch.zeros(1, dtype=torch.long, device=device)
     else:
