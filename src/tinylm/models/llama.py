@@ -15,6 +15,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from tinylm.config import ModelConfig
+from tinylm.models import small_head_attention
 from tinylm.models.fused_loss import linear_cross_entropy
 
 # `enable_gqa` arrived in torch 2.5; older builds get the kv heads repeated explicitly.
@@ -177,6 +178,8 @@ class Attention(nn.Module):
         if T == 1:  # one new token attends to everything cached: no mask at all
             return F.scaled_dot_product_attention(q, k, v, dropout_p=dropout, **kwargs)
         if start == 0 and S == T:
+            if small_head_attention.usable(q, dropout):
+                return small_head_attention.causal_attention(q, k, v)
             return F.scaled_dot_product_attention(
                 q, k, v, is_causal=True, dropout_p=dropout, **kwargs
             )
