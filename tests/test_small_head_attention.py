@@ -75,6 +75,17 @@ def test_registered_op_passes_torch_library_checks() -> None:
     )
 
 
+def test_op_refuses_memory_it_would_misread() -> None:
+    """The kernel reads raw pointers, so the op checks dtype, layout and shapes first."""
+    q, k, v = qkv(1, 4, 2, 24, 8)
+    with pytest.raises(ValueError, match="contiguous fp32"):
+        small_head_attention._forward(q.transpose(1, 2).contiguous().transpose(1, 2), k, v)
+    with pytest.raises(ValueError, match="contiguous fp32"):
+        small_head_attention._forward(q.bfloat16(), k, v)
+    with pytest.raises(ValueError, match="not \\[B, H, T, D\\]"):
+        small_head_attention._forward(q, k, v[:, :, :20].contiguous())
+
+
 def tiny_config(**overrides) -> ModelConfig:
     base = dict(
         dim=64, n_layers=2, n_heads=8, n_kv_heads=4, vocab_size=96, hidden_dim=128,
@@ -183,12 +194,10 @@ def test_concurrent_first_builds_share_one_library(tmp_path) -> None:
     """Two processes (torchrun ranks) building at once: both load a whole library, and only
     the finished file is left in the cache."""
     env = {**os.environ, "TINYLM_CACHE": str(tmp_path / "cache")}
+    command = [sys.executable, "-c", SCRIPT]
+    pipe = subprocess.PIPE
     procs = [
-        subprocess.Popen(
-            [sys.executable, "-c", SCRIPT], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-            text=True, env=env,
-        )  # fmt: skip
-        for _ in range(2)
+        subprocess.Popen(command, stdout=pipe, stderr=pipe, text=True, env=env) for _ in range(2)
     ]
     outputs = [p.communicate(timeout=300) for p in procs]
     for proc, (out, err) in zip(procs, outputs, strict=True):

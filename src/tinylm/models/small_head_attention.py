@@ -89,9 +89,13 @@ def _library() -> ctypes.CDLL | None:
         if not target.exists():
             target.parent.mkdir(parents=True, exist_ok=True)
             _compile(compiler, target)
-        lib = ctypes.CDLL(str(target))
     except OSError as err:
         _say(f"building {SOURCE.name} failed ({err})")
+        return None
+    try:
+        lib = ctypes.CDLL(str(target))
+    except OSError as err:
+        _say(f"loading {target} failed ({err}); deleting it builds it again")
         return None
     lib.tinylm_attention_forward.argtypes = [_ptr] * 5 + [_i64] * 4 + [_f32, _i64, _i64]
     lib.tinylm_attention_backward.argtypes = [_ptr] * 9 + [_i64] * 4 + [_f32, _i64, _i64]
@@ -142,10 +146,35 @@ def _run_split(function: Callable[..., int], args: tuple, tasks: int) -> None:
             raise RuntimeError(f"small-head attention kernel failed with code {code}")
 
 
+def _check_layout(*tensors: torch.Tensor) -> None:
+    """The kernel reads raw pointers: anything but contiguous fp32 CPU memory would be read
+    wrongly, not refused."""
+    for t in tensors:
+        if t.device.type != "cpu" or t.dtype != torch.float32 or not t.is_contiguous():
+            raise ValueError(
+                f"small-head attention wants contiguous fp32 CPU tensors, got {t.dtype} "
+                f"on {t.device} (contiguous: {t.is_contiguous()})"
+            )
+    q, k, v = tensors[:3]
+    shapes_fit = (
+        q.dim() == 4
+        and k.shape == v.shape
+        and (q.shape[0], *q.shape[2:]) == (k.shape[0], *k.shape[2:])
+        and q.shape[1] % k.shape[1] == 0
+        and q.shape[-1] in HEAD_DIMS
+    )
+    if not shapes_fit:
+        raise ValueError(
+            f"small-head attention: q {list(q.shape)} and k/v {list(k.shape)} "
+            f"are not [B, H, T, D] / [B, KV, T, D] with D in {HEAD_DIMS}"
+        )
+
+
 @torch.library.custom_op("tinylm::small_head_attention", mutates_args=())
 def _forward(
     q: torch.Tensor, k: torch.Tensor, v: torch.Tensor
 ) -> tuple[torch.Tensor, torch.Tensor]:
+    _check_layout(q, k, v)
     B, H, T, D = q.shape
     o = torch.empty_like(q)
     lse = torch.empty(B, H, T, dtype=torch.float32)  # log-sum-exp of each score row
@@ -171,6 +200,7 @@ def _backward(
     grad_o: torch.Tensor,
     lse: torch.Tensor,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    _check_layout(q, k, v, o, grad_o, lse)
     B, H, T, D = q.shape
     KV = k.shape[1]
     dq, dk, dv = torch.empty_like(q), torch.empty_like(k), torch.empty_like(v)
@@ -187,12 +217,7 @@ def _backward(
 
 @_backward.register_fake
 def _(
-    q: torch.Tensor,
-    k: torch.Tensor,
-    v: torch.Tensor,
-    o: torch.Tensor,
-    grad_o: torch.Tensor,
-    lse: torch.Tensor,
+    q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, *_rest: torch.Tensor
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     return torch.empty_like(q), torch.empty_like(k), torch.empty_like(v)
 
