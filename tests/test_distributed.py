@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -38,19 +39,18 @@ def short_config(tmp_path: Path) -> Path:
     return path
 
 
+TORCHRUN_ENV = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
+
+
+def torchrun_command(launch: list[str], args: tuple[str, ...]) -> list[str]:
+    return [sys.executable, "-m", "torch.distributed.run", *launch, "-m", "tinylm", *args]
+
+
 def torchrun(*args: str, nproc: int = 2, timeout: float = 600) -> subprocess.CompletedProcess:
-    command = [
-        sys.executable,
-        "-m",
-        "torch.distributed.run",
-        "--standalone",
-        f"--nproc_per_node={nproc}",
-        "-m",
-        "tinylm",
-        *args,
-    ]
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
-    return subprocess.run(command, capture_output=True, text=True, timeout=timeout, env=env)
+    command = torchrun_command(["--standalone", f"--nproc_per_node={nproc}"], args)
+    return subprocess.run(
+        command, capture_output=True, text=True, timeout=timeout, env=TORCHRUN_ENV
+    )
 
 
 def curve(run: Path, first: int = 0) -> tuple[list[float], list[float]]:
@@ -87,8 +87,9 @@ def single(tmp_path, data, out: Path, *extra: str) -> None:
     assert result.returncode == 0, result.stderr
 
 
-def parallel(tmp_path, data, out: Path, *extra: str) -> subprocess.CompletedProcess:
-    result = torchrun(
+def parallel_args(tmp_path, data, out: Path, *extra: str) -> tuple[str, ...]:
+    """Two processes of batch 4: the global batch of `single`'s 8."""
+    return (
         "train",
         "--data",
         str(data),
@@ -105,6 +106,10 @@ def parallel(tmp_path, data, out: Path, *extra: str) -> subprocess.CompletedProc
         *COMMON,
         *extra,
     )
+
+
+def parallel(tmp_path, data, out: Path, *extra: str) -> subprocess.CompletedProcess:
+    result = torchrun(*parallel_args(tmp_path, data, out, *extra))
     assert result.returncode == 0, result.stdout + result.stderr
     return result
 
@@ -116,6 +121,38 @@ def test_ddp_on_two_processes_gives_the_single_process_curve(tmp_path, en_data) 
     assert_same_curve(curve(tmp_path / "one"), curve(tmp_path / "two"))
     # only rank 0 wrote: one line per step, not two
     assert len(curve(tmp_path / "two")[0]) == 20
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_two_nodes_meeting_by_rendezvous_give_the_single_process_curve(tmp_path, en_data) -> None:
+    """The README's multi-node command with both "machines" on this one: two separate torchrun
+    agents, one process each, find each other through the c10d rendezvous at an address (no
+    --standalone), and train as one run."""
+    single(tmp_path, en_data, tmp_path / "one")
+    launch = [
+        "--nnodes=2",
+        "--nproc_per_node=1",
+        "--rdzv_backend=c10d",
+        f"--rdzv_endpoint=127.0.0.1:{free_port()}",
+        f"--rdzv_id=tinylm-test-{os.getpid()}",
+    ]
+    command = torchrun_command(launch, parallel_args(tmp_path, en_data, tmp_path / "nodes"))
+    agents = [
+        subprocess.Popen(
+            command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=TORCHRUN_ENV
+        )
+        for _ in range(2)
+    ]
+    outputs = [agent.communicate(timeout=600) for agent in agents]
+    for agent, (out, err) in zip(agents, outputs, strict=True):
+        assert agent.returncode == 0, out + err
+    assert any("2 processes (ddp)" in out for out, _ in outputs)
+    assert_same_curve(curve(tmp_path / "one"), curve(tmp_path / "nodes"))
 
 
 @pytest.mark.slow
