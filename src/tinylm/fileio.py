@@ -65,6 +65,12 @@ def atomic_copy(source: str | Path, dest: str | Path) -> None:
         raise
 
 
+def tinylm_cache(name: str) -> Path:
+    """A folder under $TINYLM_CACHE (default ~/.cache/tinylm) for what tinylm can rebuild:
+    judge answers, the novelty index, compiled kernels."""
+    return Path(os.environ.get("TINYLM_CACHE", Path.home() / ".cache" / "tinylm")) / name
+
+
 def temp_path_beside(path: str | Path) -> Path:
     """A fresh temp name in the same folder, for writers (safetensors) that want a filename."""
     path = Path(path)

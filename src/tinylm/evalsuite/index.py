@@ -29,7 +29,7 @@ from tinylm.errors import TinylmError
 from tinylm.evalsuite.embed import MINILM, TFIDF, Embedder, HashedTfidf, MiniLM
 from tinylm.evalsuite.stories import TrainingCorpus
 from tinylm.evalsuite.substring import longest_match, matched_text, suffix_array
-from tinylm.fileio import atomic_open, atomic_write_json
+from tinylm.fileio import atomic_open, atomic_write_json, tinylm_cache
 from tinylm.progress import Progress
 
 SHARD_BYTES = 128 << 20
@@ -39,7 +39,7 @@ SEPARATOR = b"\x00"
 
 
 def cache_root() -> Path:
-    return Path(os.environ.get("TINYLM_CACHE", Path.home() / ".cache" / "tinylm")) / INDEX_DIR
+    return tinylm_cache(INDEX_DIR)
 
 
 def _save_npy(path: Path, array: np.ndarray) -> None:

@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from tinylm.errors import TinylmError
-from tinylm.fileio import atomic_write_json
+from tinylm.fileio import atomic_write_json, tinylm_cache
 
 KEY_ENV_VARS = ("TINYLM_JUDGE_API_KEY", "OPENAI_API_KEY")
 CATEGORIES = ("grammar", "creativity", "consistency", "plot")
@@ -126,7 +126,7 @@ def chat_url(base: str) -> str:
 
 
 def default_cache_dir() -> Path:
-    return Path(os.environ.get("TINYLM_CACHE", Path.home() / ".cache" / "tinylm")) / "judge"
+    return tinylm_cache("judge")
 
 
 @dataclass
