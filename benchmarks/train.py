@@ -43,6 +43,7 @@ from tinylm.device import autocast, resolve_dtype
 # name -> (preset, vocab override)
 CASES: dict[str, tuple[str, int | None]] = {
     "260k": ("260k", None),
+    "1m": ("1m", None),
     "15m": ("15m", None),
     "15m-v4096": ("15m", 4096),
     "42m": ("42m", None),
@@ -100,7 +101,7 @@ def bench_case(
         theirs = hf_twin(ours, tokenizer, Path(tmp) / "hf").to(device)
     cfg = ours.config
     seq = args.seq_len or cfg.max_seq_len
-    batch = args.batch or {"260k": 32, "15m": 32, "42m": 8, "110m": 4}[preset]
+    batch = args.batch or {"260k": 32, "1m": 32, "15m": 32, "42m": 8, "110m": 4}[preset]
     gen = torch.Generator().manual_seed(0)
     batches = []
     for _ in range(2):

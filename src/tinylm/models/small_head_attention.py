@@ -13,8 +13,9 @@ and the model keeps using SDPA, after one line on stderr saying so. Its inputs a
 fp32 (exact to float rounding against SDPA in fp32); bf16 callers pay one conversion of q, k
 and v, which is small next to the T x T work.
 
-It runs as a `torch.library` custom op, so torch.compile keeps it as one opaque call, and
-threads over (batch, head) pairs with as many workers as torch's intra-op threads.
+Eager calls go through a plain autograd.Function; under torch.compile the same functions are a
+`torch.library` custom op, one opaque call in the graph. Work is split over (batch, head) pairs
+into as many parts as torch has intra-op threads.
 """
 
 from __future__ import annotations
@@ -117,26 +118,29 @@ def usable(q: torch.Tensor, dropout: float) -> bool:
     return q.device.type == "cpu" and q.shape[-1] in HEAD_DIMS and dropout == 0.0 and available()
 
 
-_pool: tuple[int, int, ThreadPoolExecutor] | None = None
+_pool: tuple[int, ThreadPoolExecutor] | None = None
+
+
+def _helpers() -> ThreadPoolExecutor:
+    """One pool per process, made once: a pool made per call (or per thread count, which
+    OpenMP may report differently in each of a server's threads) started new threads, each
+    with its own malloc arena, and `tinylm serve` grew by 84 MB under a small load. A forked
+    child (a DataLoader worker) inherits a pool whose threads did not survive the fork, so it
+    makes its own."""
+    global _pool
+    if _pool is None or _pool[0] != os.getpid():
+        _pool = (os.getpid(), ThreadPoolExecutor(os.cpu_count() or 1, "tinylm-attention"))
+    return _pool[1]
 
 
 def _run_split(function: Callable[..., int], args: tuple, tasks: int) -> None:
-    """Call `function(*args, begin, end)` over [0, tasks) in torch.get_num_threads() parts, in
-    parallel: ctypes lets go of the GIL during the call."""
-    global _pool
-    workers = max(1, min(torch.get_num_threads(), tasks))
-    # A forked child (a DataLoader worker, a multiprocessing pool) inherits a pool whose
-    # threads did not survive the fork: start a new one there.
-    if _pool is None or _pool[0] != os.getpid() or _pool[1] != workers:
-        _pool = (os.getpid(), workers, ThreadPoolExecutor(workers, "tinylm-attention"))
-    bounds = [tasks * n // workers for n in range(workers + 1)]
-    parts = [
-        _pool[2].submit(function, *args, begin, end)
-        for begin, end in itertools.pairwise(bounds)
-        if end > begin
-    ]
-    for part in parts:
-        code = part.result()
+    """Call `function(*args, begin, end)` over [0, tasks) in torch.get_num_threads() parts in
+    parallel, the first on this thread: ctypes lets go of the GIL during the call."""
+    parts = max(1, min(torch.get_num_threads(), tasks))
+    bounds = [tasks * n // parts for n in range(parts + 1)]
+    others = [_helpers().submit(function, *args, *pair) for pair in itertools.pairwise(bounds[1:])]
+    codes = [function(*args, bounds[0], bounds[1]), *(other.result() for other in others)]
+    for code in codes:
         if code == -1:
             raise MemoryError("small-head attention kernel: out of memory")
         if code != 0:
@@ -167,14 +171,15 @@ def _check_layout(*tensors: torch.Tensor) -> None:
         )
 
 
-@torch.library.custom_op("tinylm::small_head_attention", mutates_args=())
-def _forward(
+def attention_forward(
     q: torch.Tensor, k: torch.Tensor, v: torch.Tensor
 ) -> tuple[torch.Tensor, torch.Tensor]:
+    """The kernel's forward pass: o [B, H, T, D] and the log-sum-exp of each score row
+    [B, H, T], which the backward pass needs."""
     _check_layout(q, k, v)
     B, H, T, D = q.shape
     o = torch.empty_like(q)
-    lse = torch.empty(B, H, T, dtype=torch.float32)  # log-sum-exp of each score row
+    lse = torch.empty(B, H, T, dtype=torch.float32)
     lib = _library()
     assert lib is not None
     args = (q.data_ptr(), k.data_ptr(), v.data_ptr(), o.data_ptr(), lse.data_ptr())
@@ -183,13 +188,7 @@ def _forward(
     return o, lse
 
 
-@_forward.register_fake
-def _(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    return torch.empty_like(q), q.new_empty(q.shape[:3])
-
-
-@torch.library.custom_op("tinylm::small_head_attention_backward", mutates_args=())
-def _backward(
+def attention_backward(
     q: torch.Tensor,
     k: torch.Tensor,
     v: torch.Tensor,
@@ -210,6 +209,45 @@ def _backward(
         B * KV,
     )
     return dq, dk, dv
+
+
+class _EagerAttention(torch.autograd.Function):
+    """The kernel in eager mode. The custom op below does the same, but its first call
+    imports torch._dynamo: over a second and 70 MB, which `tinylm generate` and `tinylm serve`
+    would pay for nothing (serve's memory test caught it)."""
+
+    @staticmethod
+    def forward(  # type: ignore[override]
+        ctx: torch.autograd.function.FunctionCtx,
+        q: torch.Tensor,
+        k: torch.Tensor,
+        v: torch.Tensor,
+    ) -> torch.Tensor:
+        o, lse = attention_forward(q, k, v)
+        ctx.save_for_backward(q, k, v, o, lse)
+        return o
+
+    @staticmethod
+    def backward(  # type: ignore[override]
+        ctx: torch.autograd.function.FunctionCtx, grad_o: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        q, k, v, o, lse = ctx.saved_tensors  # type: ignore[attr-defined]
+        return attention_backward(q, k, v, o, grad_o.contiguous(), lse)
+
+
+# The same two functions as torch.library custom ops, for torch.compile: one opaque call each
+# in the compiled graph, with fake-tensor shapes and the autograd formula registered.
+_forward = torch.library.custom_op("tinylm::small_head_attention", mutates_args=())(
+    attention_forward
+)
+_backward = torch.library.custom_op("tinylm::small_head_attention_backward", mutates_args=())(
+    attention_backward
+)
+
+
+@_forward.register_fake
+def _(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    return torch.empty_like(q), q.new_empty(q.shape[:3])
 
 
 @_backward.register_fake
@@ -237,5 +275,9 @@ def causal_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch
     """q [B, H, T, D], k and v [B, KV, T, D] with KV dividing H -> [B, H, T, D] in q's dtype;
     query i sees keys 0..i, scaled by 1/sqrt(D), as SDPA's is_causal with enable_gqa."""
     dtype = q.dtype
-    o, _ = _forward(*(t.float().contiguous() for t in (q, k, v)))
+    q, k, v = (t.float().contiguous() for t in (q, k, v))
+    if torch.compiler.is_compiling():
+        o, _ = _forward(q, k, v)
+    else:
+        o = _EagerAttention.apply(q, k, v)
     return o.to(dtype)
