@@ -30,7 +30,9 @@ def metrics(run: Path) -> list[dict]:
     return [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
 
 
-def build(root: Path, stories: int, pretrain_steps: int, tune_steps: int) -> dict[str, Path]:
+def build(
+    root: Path, stories: int, pretrain_steps: int, tune_steps: int, tune_lr: float
+) -> dict[str, Path]:
     """Generated stories -> tokenizer -> base model; generated instruct records -> SFT run."""
     write_corpus(root / "stories.txt", "en", stories, seed=0)
     write_corpus(root / "instruct.txt", "en", stories, seed=1, instruct=True)
@@ -60,7 +62,7 @@ def build(root: Path, stories: int, pretrain_steps: int, tune_steps: int) -> dic
         root / "sft",
         flag_train={
             "max_steps": tune_steps,
-            "lr": 1e-3,
+            "lr": tune_lr,
             "batch_size": 8,
             "eval_every": tune_steps,
             "eval_batches": 2,
@@ -73,7 +75,7 @@ def build(root: Path, stories: int, pretrain_steps: int, tune_steps: int) -> dic
 
 @pytest.fixture(scope="module")
 def tuned(tmp_path_factory) -> dict[str, Path]:
-    return build(tmp_path_factory.mktemp("sft"), 2500, 200, 200)
+    return build(tmp_path_factory.mktemp("sft"), 2500, 200, 200, tune_lr=3e-3)
 
 
 def words_used(base: Path, sft: Path, prompts: int) -> tuple[float, float]:
@@ -88,14 +90,17 @@ def words_used(base: Path, sft: Path, prompts: int) -> tuple[float, float]:
 
 
 def test_finetuned_model_uses_requested_words_more_often(tuned) -> None:
-    before, after = words_used(tuned["base"], tuned["sft"], prompts=30)
-    assert after >= before + 0.07, (before, after)  # measured: 0.12 -> 0.21
+    # Fine-tuned at 3e-3 for 200 steps: 0.156 -> 0.256 on these 60 prompts and 0.160 -> 0.258
+    # on 150 (2026-11-23). At 1e-3 the gain was 0.02 on 150 prompts, and 30 prompts had
+    # ranged from 0.03 to 0.10 with the sampling seed, so a passing run had been luck.
+    before, after = words_used(tuned["base"], tuned["sft"], prompts=60)
+    assert after >= before + 0.05, (before, after)
     sft = metrics(tuned["sft"])
     val = [r["val_loss"] for r in sft if "val_loss" in r]
     assert val[-1] < val[0] - 0.3, val  # story loss on held-out records fell
     config = json.loads((tuned["sft"] / "config.json").read_text())
     assert config["init_from"] == str(tuned["base"].resolve())
-    assert config["train"]["lr"] == 1e-3 and config["train"]["loss_mask"] is True
+    assert config["train"]["lr"] == 3e-3 and config["train"]["loss_mask"] is True
     assert config["data"]["instruct"] is True
     sample = json.loads((tuned["sft"] / "samples.jsonl").read_text().splitlines()[-1])["text"]
     assert sample.startswith(("Features:", "Words:", "Summary:", "Random sentence:", "Story:"))
@@ -103,7 +108,7 @@ def test_finetuned_model_uses_requested_words_more_often(tuned) -> None:
 
 @pytest.mark.slow
 def test_longer_finetuning_follows_instructions_clearly(tmp_path) -> None:
-    runs = build(tmp_path, 6000, 600, 600)
+    runs = build(tmp_path, 6000, 600, 600, tune_lr=1e-3)
     before, after = words_used(runs["base"], runs["sft"], prompts=100)
     # Measured 0.127 -> 0.223 on 100 prompts (2026-11-22): three times the steps of the default
     # test buy the same gain, so at 0.27M parameters copying prompt words is what limits it.
