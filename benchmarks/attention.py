@@ -4,6 +4,7 @@
     python benchmarks/attention.py                  # batch 32, the preset's training shape
     python benchmarks/attention.py --batch 8 --rounds 5
     python benchmarks/attention.py --preset 1m --batch 16
+    python benchmarks/attention.py --batch 2 --seq-len 4096 --no-compile   # a long context
     python benchmarks/attention.py --decode --preset 15m   # one new token over a KV cache
 
 With head size 8 the score matmuls have an inner dimension of 8: every score costs as much
@@ -94,6 +95,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--preset", default="260k")
     parser.add_argument("--batch", type=int, default=32)
+    parser.add_argument("--seq-len", type=int, default=None, help="default: the preset's context")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--no-compile", action="store_true", help="skip the compiled variant")
     parser.add_argument("--decode", action="store_true", help="one token over a KV cache")
@@ -106,7 +108,7 @@ def main() -> None:
         decode_table(args.preset, args.cached, args.rounds, device)
         return
     cfg, _ = build_configs(args.preset)
-    B, T, hd = args.batch, cfg.max_seq_len, cfg.head_dim
+    B, T, hd = args.batch, args.seq_len or cfg.max_seq_len, cfg.head_dim
     shapes = [(B, cfg.n_heads, T, hd), (B, cfg.n_kv_heads, T, hd), (B, cfg.n_kv_heads, T, hd)]
     contenders: dict[str, Attend] = {"SDPA flash, enable_gqa": sdpa_gqa}
     if small_head_attention.usable(torch.empty(1, 1, 1, hd), dropout=0.0):
