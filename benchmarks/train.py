@@ -5,7 +5,9 @@
 
 Both contenders get the same weights (tinylm's HF export), the same batch, the same optimizer
 step as `tinylm train` (fused AdamW, bf16 autocast, grad-norm clipping) and their own best
-CPU settings (transformers: attn_implementation="sdpa"). Steps alternate between them, so both
+CPU settings (transformers: attn_implementation="sdpa"), in one process set up as `tinylm
+train` sets it up (`configure_backends`: on the CPU, glibc keeps freed memory, which spares
+both contenders the page faults of re-allocating every step's activations). Steps alternate between them, so both
 see the same machine load; the ratio column is what to read on a shared machine.
 
 MFU = (6 N + 12 L d T) x tokens/s / measured bf16 matmul peak, with N the parameters that take
@@ -38,7 +40,7 @@ from common import (
 )
 from torch import nn
 
-from tinylm.device import autocast, resolve_dtype
+from tinylm.device import autocast, configure_backends, resolve_dtype
 
 # name -> (preset, vocab override)
 CASES: dict[str, tuple[str, int | None]] = {
@@ -149,6 +151,8 @@ def main() -> None:
     parser.add_argument("--compile", action="store_true", help="torch.compile both models")
     args = parser.parse_args()
     device = setup_device(args)
+    # As `tinylm train` sets it up, for both contenders: the same process, the same allocator.
+    configure_backends(device)
     dtype = resolve_dtype(args.dtype, device)
     names = args.presets.split(",")
     for name in names:
