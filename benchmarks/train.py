@@ -7,8 +7,9 @@ Both contenders get the same weights (tinylm's HF export), the same batch, the s
 step as `tinylm train` (fused AdamW, bf16 autocast, grad-norm clipping) and their own best
 CPU settings (transformers: attn_implementation="sdpa"), in one process set up as `tinylm
 train` sets it up (`configure_backends`: on the CPU, glibc keeps freed memory, which spares
-both contenders the page faults of re-allocating every step's activations). Steps alternate between them, so both
-see the same machine load; the ratio column is what to read on a shared machine.
+both contenders the page faults of re-allocating every step's activations). Steps alternate
+between them, so both see the same machine load; the ratio column is what to read on a
+shared machine.
 
 MFU = (6 N + 12 L d T) x tokens/s / measured bf16 matmul peak, with N the parameters that take
 part in matmuls (every Linear, the tied lm_head counted once; the embedding lookup is not a
