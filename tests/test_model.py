@@ -189,3 +189,73 @@ def test_fused_training_loss_matches_the_plain_loss_and_gradients(
     torch.testing.assert_close(fused_value, plain_loss, rtol=tol, atol=tol)
     for name, grad in plain_grads.items():
         torch.testing.assert_close(fused_grads[name], grad, rtol=tol, atol=tol * grad.abs().max())
+
+
+def plain_loss_and_grads(x, weight, targets, dtype):
+    """What the fused loss must equal: full logits in `dtype`, then fp32 cross-entropy."""
+    x, weight = x.detach().requires_grad_(), weight.detach().requires_grad_()
+    logits = (x.to(dtype) @ weight.to(dtype).T).float()
+    loss = torch.nn.functional.cross_entropy(logits, targets, ignore_index=-100)
+    loss.backward()
+    return loss.detach(), x.grad, weight.grad
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+@pytest.mark.parametrize("vocab", [17, 300, 32000])  # tails shorter than a SIMD vector, and 15m's
+def test_cross_entropy_kernel_gives_the_plain_loss_and_gradients(dtype, vocab, monkeypatch):
+    """The output layer's loss in tinylm's kernel (softmax, loss and gradient per row, in
+    place): the numbers of the plain logits + cross_entropy, in fp32 and under bf16 autocast,
+    with masked targets, and the same numbers as the PyTorch-ops path it replaces."""
+    assert fused_loss._kernel_takes(torch.device("cpu"), dtype), "the kernel did not build"
+    monkeypatch.setattr(fused_loss, "CHUNK_LOGITS", 30 * vocab)  # 70 rows: chunks of 64 and 6
+    calls = []
+    real = fused_loss._loss_and_gradient_rows
+    monkeypatch.setattr(
+        fused_loss, "_loss_and_gradient_rows", lambda *a: calls.append(1) or real(*a)
+    )
+    g = torch.Generator().manual_seed(vocab)
+    x, weight = torch.randn(70, 32, generator=g), torch.randn(vocab, 32, generator=g) * 0.3
+    targets = torch.randint(0, vocab, (70,), generator=g)
+    targets[:9] = -100
+
+    def fused(kernel: bool):
+        monkeypatch.setattr(fused_loss, "_kernel_takes", lambda device, dt: kernel)
+        xs, ws = x.clone().requires_grad_(), weight.clone().requires_grad_()
+        with torch.autocast("cpu", torch.bfloat16, enabled=dtype == torch.bfloat16):
+            loss = fused_loss.linear_cross_entropy(xs, ws, targets)
+        loss.backward()
+        return loss.detach(), xs.grad, ws.grad
+
+    in_kernel = fused(True)
+    assert len(calls) == 2
+    in_torch_ops = fused(False)
+    assert len(calls) == 2
+    tol = 1e-5 if dtype == torch.float32 else 1e-2
+    for ours, ops, plain in zip(
+        in_kernel, in_torch_ops, plain_loss_and_grads(x, weight, targets, dtype), strict=True
+    ):
+        torch.testing.assert_close(ours, plain, rtol=tol, atol=tol * plain.abs().max())
+        torch.testing.assert_close(ours, ops, rtol=tol, atol=tol * ops.abs().max())
+
+
+def test_cross_entropy_kernel_keeps_nan_and_refuses_ids_outside_the_vocabulary() -> None:
+    """A NaN logit must reach the loss (training's NaN guard reads it), not be flattened by
+    the kernel's clamped exp, even when it is not the target's; a token id beyond the output
+    layer is an error that says so, not a read past the row."""
+    x, weight = torch.randn(8, 16), torch.randn(40, 16)
+    weight[5, 2] = float("nan")  # logit 5 of every row is NaN; no row's target is 5
+    targets = torch.randint(6, 40, (8,))
+    loss = fused_loss.linear_cross_entropy(x.requires_grad_(), weight.requires_grad_(), targets)
+    assert torch.isnan(loss)
+    loss.backward()
+    assert torch.isnan(x.grad).all()
+    with pytest.raises(RuntimeError, match=r"target id outside \[0, vocab size\)"):
+        fused_loss.linear_cross_entropy(torch.randn(8, 16), weight, torch.full((8,), 40))
+
+
+def test_bf16_product_adds_into_the_fp32_sum_exactly() -> None:
+    total = torch.randn(1000, 77)
+    part = torch.randn(1000, 77).bfloat16()
+    expected = total + part.float()
+    fused_loss._add_into(total, part)
+    torch.testing.assert_close(total, expected, rtol=0, atol=0)

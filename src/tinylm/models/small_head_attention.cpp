@@ -9,68 +9,16 @@
 //
 // Layout: q, o, dout, dq [B, H, T, D]; k, v, dk, dv [B, KV, T, D]; lse [B, H, T]; all fp32,
 // contiguous. Query head h reads kv head h / (H / KV) (grouped-query attention, as SDPA's
-// enable_gqa). The caller splits [task_begin, task_end) over threads: forward tasks are
-// (b, h) pairs, backward tasks (b, kv head) pairs, so the dk/dv sums stay private to a task.
+// enable_gqa). Threads take tasks one at a time (run_tasks): forward tasks are (b, h)
+// pairs, backward tasks (b, kv head) pairs, so the dk/dv sums stay private to a task. (With
+// fixed equal shares instead, one thread often finished 2x later than the other.)
 //
 // Built with GCC/Clang vector extensions (no intrinsics, no PyTorch headers) so it compiles
 // in about a second for whatever SIMD width the machine has.
 
-#include <cmath>
-#include <cstdint>
-#include <cstdlib>
-#include <cstring>
+#include "tinylm_simd.h"
 
 namespace {
-
-#if defined(__AVX512F__)
-constexpr int W = 16;
-#else
-constexpr int W = 8;
-#endif
-
-typedef float vf __attribute__((vector_size(W * sizeof(float))));
-typedef int32_t vi __attribute__((vector_size(W * sizeof(int32_t))));
-
-inline vf splat(float x) { return vf{} + x; }
-
-inline vf load(const float* p) { return *reinterpret_cast<const vf*>(p); }  // 64-B aligned
-inline void store(float* p, vf x) { *reinterpret_cast<vf*>(p) = x; }
-
-inline float hsum(vf x) {
-    float s = 0.0f;
-    for (int i = 0; i < W; ++i) s += x[i];
-    return s;
-}
-
-inline float hmax(vf x) {
-    float m = x[0];
-    for (int i = 1; i < W; ++i) m = x[i] > m ? x[i] : m;
-    return m;
-}
-
-inline vf vmax(vf a, vf b) { return a > b ? a : b; }
-
-// exp(x) for every lane (Cephes expf: range reduction by ln 2, degree-7 polynomial, 2^n in
-// the exponent bits); about 2 ulp. Inputs are clamped to [-87, 88], where 2^n stays normal.
-inline vf vexp(vf x) {
-    x = vmax(x, splat(-87.0f));
-    x = x < 88.0f ? x : splat(88.0f);
-    const vf magic = splat(12582912.0f);  // 1.5 * 2^23: adding it rounds to an integer
-    vf t = x * 1.44269504088896341f + magic;
-    vf n = t - magic;
-    vi ni = (vi)t - (vi)magic;
-    vf r = x - n * 0.693359375f;
-    r = r - n * -2.12194440e-4f;
-    vf p = splat(1.9875691500e-4f);
-    p = p * r + 1.3981999507e-3f;
-    p = p * r + 8.3334519073e-3f;
-    p = p * r + 4.1665795894e-2f;
-    p = p * r + 1.6666665459e-1f;
-    p = p * r + 5.0000001201e-1f;
-    p = p * (r * r) + r + 1.0f;
-    vi bits = (ni + 127) << 23;
-    return p * (vf)bits;
-}
 
 inline vi lane_index() {
     vi lanes;
@@ -155,7 +103,7 @@ void forward_rows(const float* q, float* o, float* lse, const float* kt, const f
 
 template <int D>
 int forward(const float* q, const float* k, const float* v, float* o, float* lse, int64_t H,
-            int64_t KV, int64_t T, float scale, int64_t task_begin, int64_t task_end) {
+            int64_t KV, int64_t T, float scale, int64_t* next_task, int64_t task_end) {
     // R x D accumulators for p @ V must fit the vector registers: 4 rows of 8 spilled and ran
     // 1.7x slower; 2 rows of 8 measured level with 1 (this loop is bound by arithmetic).
     constexpr int R = D <= 8 ? 2 : 1;
@@ -169,7 +117,7 @@ int forward(const float* q, const float* k, const float* v, float* o, float* lse
     }
     const vi lanes = lane_index();
     int64_t loaded = -1;  // the (b, kv head) whose keys and values kt/vt hold
-    for (int64_t task = task_begin; task < task_end; ++task) {
+    for (int64_t task; (task = take_task(next_task)) < task_end;) {
         const int64_t b = task / H, h = task % H, kvh = b * KV + h / G;
         if (kvh != loaded) {
             transpose_in<D>(k + kvh * T * D, kt, T, Tp);
@@ -255,7 +203,7 @@ void backward_rows(const float* q, const float* o, const float* dout, const floa
 template <int D>
 int backward(const float* q, const float* k, const float* v, const float* o, const float* dout,
              const float* lse, float* dq, float* dk, float* dv, int64_t H, int64_t KV, int64_t T,
-             float scale, int64_t task_begin, int64_t task_end) {
+             float scale, int64_t* next_task, int64_t task_end) {
     constexpr int R = 4;  // divides W, so R rows starting at a multiple of R share a key block
     const int64_t Tp = round_up(T), G = H / KV;
     float* kt = alloc_floats(D * Tp);
@@ -268,7 +216,7 @@ int backward(const float* q, const float* k, const float* v, const float* o, con
         return -1;
     }
     const vi lanes = lane_index();
-    for (int64_t task = task_begin; task < task_end; ++task) {
+    for (int64_t task; (task = take_task(next_task)) < task_end;) {
         const int64_t b = task / KV, g = task % KV;
         transpose_in<D>(k + task * T * D, kt, T, Tp);
         transpose_in<D>(v + task * T * D, vt, T, Tp);
@@ -301,27 +249,24 @@ extern "C" {
 // Returns 0, -1 when out of memory, -2 for a head size this kernel was not built for.
 int tinylm_attention_forward(const float* q, const float* k, const float* v, float* o,
                              float* lse, int64_t head_dim, int64_t H, int64_t KV, int64_t T,
-                             float scale, int64_t task_begin, int64_t task_end) {
-    switch (head_dim) {
-        case 8: return forward<8>(q, k, v, o, lse, H, KV, T, scale, task_begin, task_end);
-        case 16: return forward<16>(q, k, v, o, lse, H, KV, T, scale, task_begin, task_end);
-        default: return -2;
-    }
+                             float scale, int64_t tasks, int64_t threads) {
+    if (head_dim != 8 && head_dim != 16) return -2;
+    return run_tasks(threads, [&](int64_t* next) {
+        return head_dim == 8 ? forward<8>(q, k, v, o, lse, H, KV, T, scale, next, tasks)
+                             : forward<16>(q, k, v, o, lse, H, KV, T, scale, next, tasks);
+    });
 }
 
 int tinylm_attention_backward(const float* q, const float* k, const float* v, const float* o,
                               const float* dout, const float* lse, float* dq, float* dk,
                               float* dv, int64_t head_dim, int64_t H, int64_t KV, int64_t T,
-                              float scale, int64_t task_begin, int64_t task_end) {
-    switch (head_dim) {
-        case 8:
-            return backward<8>(q, k, v, o, dout, lse, dq, dk, dv, H, KV, T, scale, task_begin,
-                               task_end);
-        case 16:
-            return backward<16>(q, k, v, o, dout, lse, dq, dk, dv, H, KV, T, scale, task_begin,
-                                task_end);
-        default: return -2;
-    }
+                              float scale, int64_t tasks, int64_t threads) {
+    if (head_dim != 8 && head_dim != 16) return -2;
+    return run_tasks(threads, [&](int64_t* next) {
+        return head_dim == 8
+                   ? backward<8>(q, k, v, o, dout, lse, dq, dk, dv, H, KV, T, scale, next, tasks)
+                   : backward<16>(q, k, v, o, dout, lse, dq, dk, dv, H, KV, T, scale, next, tasks);
+    });
 }
 
 int tinylm_attention_vector_width() { return W; }

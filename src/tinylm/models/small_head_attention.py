@@ -6,145 +6,35 @@ training step. `small_head_attention.cpp` walks each query row over its keys in 
 blocks instead: forward + backward of one 260k layer at batch 32 x 512 takes 64 busy ms
 against SDPA's 265 in bf16 (`benchmarks/attention.py`), and 260k trains at 2.6x transformers.
 
-The kernel is plain C++ (vector extensions, no PyTorch headers), compiled on first use with
-the machine's C++ compiler for its own SIMD width (about 2 s) and cached in
-`$TINYLM_CACHE/kernels` (default ~/.cache/tinylm). Without a compiler, `available()` is False
-and the model keeps using SDPA, after one line on stderr saying so. Its inputs and outputs are
+The kernel is part of tinylm's C++ library (`native`), built on first use. Without a
+compiler, `available()` is False and the model keeps using SDPA, after one line on stderr
+saying so. Its inputs and outputs are
 fp32 (exact to float rounding against SDPA in fp32); bf16 callers pay one conversion of q, k
 and v, which is small next to the T x T work.
 
 Eager calls go through a plain autograd.Function; under torch.compile the same functions are a
-`torch.library` custom op, one opaque call in the graph. Work is split over (batch, head) pairs
-into as many parts as torch has intra-op threads.
+`torch.library` custom op, one opaque call in the graph. Work is (batch, head) pairs, taken one
+at a time by as many threads as torch has intra-op threads.
 """
 
 from __future__ import annotations
 
-import ctypes
-import functools
-import hashlib
-import itertools
-import os
-import platform
-import shutil
-import subprocess
-import sys
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
-
 import torch
 
-from tinylm.fileio import fsync_replace, temp_path_beside, tinylm_cache
+from tinylm.models import native
 
 HEAD_DIMS = (8, 16)
-SOURCE = Path(__file__).with_name("small_head_attention.cpp")
-
-_ptr, _i64, _f32 = ctypes.c_void_p, ctypes.c_int64, ctypes.c_float
-
-
-def _cpu_identity() -> str:
-    """What `-march=native` compiled for: a library built on one CPU may not run on another
-    sharing the same home directory."""
-    model = platform.processor()
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as f:
-            model += "".join({line: None for line in f if line.startswith(("model name", "flags"))})
-    except OSError:
-        pass
-    return f"{platform.machine()} {torch.backends.cpu.get_cpu_capability()} {model}"
-
-
-def _compile(compiler: str, target: Path) -> None:
-    """Build under a temporary name and rename: concurrent processes (torchrun ranks) never
-    load a half-written library. -march=native gives the machine's SIMD width; without it
-    (SSE2 on x86-64) the kernel measured slower than SDPA, so a compiler that refuses it means
-    SDPA."""
-    tmp = temp_path_beside(target)
-    try:
-        command = [compiler, "-O3", "-march=native", "-std=c++17", "-shared", "-fPIC"]
-        result = subprocess.run(
-            [*command, str(SOURCE), "-o", str(tmp)], capture_output=True, text=True, check=False
-        )
-        if result.returncode != 0:
-            lines = (result.stderr or result.stdout).strip().splitlines()
-            raise OSError(lines[-1] if lines else f"exit code {result.returncode}")
-        fsync_replace(tmp, target)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
-@functools.cache
-def _library() -> ctypes.CDLL | None:
-    compiler = os.environ.get("CXX", "c++")
-    if shutil.which(compiler) is None:
-        _say(f"no C++ compiler ('{compiler}') found")
-        return None
-    key = hashlib.sha256(
-        SOURCE.read_bytes() + compiler.encode() + _cpu_identity().encode()
-    ).hexdigest()[:16]
-    target = tinylm_cache("kernels") / key / "small_head_attention.so"
-    try:
-        if not target.exists():
-            _compile(compiler, target)
-    except OSError as err:
-        _say(f"building {SOURCE.name} failed ({err})")
-        return None
-    try:
-        lib = ctypes.CDLL(str(target))
-    except OSError as err:
-        _say(f"loading {target} failed ({err}); deleting it builds it again")
-        return None
-    lib.tinylm_attention_forward.argtypes = [_ptr] * 5 + [_i64] * 4 + [_f32, _i64, _i64]
-    lib.tinylm_attention_backward.argtypes = [_ptr] * 9 + [_i64] * 4 + [_f32, _i64, _i64]
-    return lib
-
-
-def _say(why: str) -> None:
-    print(
-        f"tinylm: {why}; attention with head size 8 or 16 uses PyTorch SDPA on the CPU "
-        "(about 2.5x slower to train). Install a C++ compiler (g++ or clang) to build the kernel.",
-        file=sys.stderr,
-    )
+WHAT = "small-head attention"
 
 
 def available() -> bool:
-    return _library() is not None
+    return native.available()
 
 
 def usable(q: torch.Tensor, dropout: float) -> bool:
     """Whether `causal_attention` can take this query: CPU, a supported head size, no
     attention dropout, and a kernel that built."""
     return q.device.type == "cpu" and q.shape[-1] in HEAD_DIMS and dropout == 0.0 and available()
-
-
-_pool: tuple[int, ThreadPoolExecutor] | None = None
-
-
-def _helpers() -> ThreadPoolExecutor:
-    """One pool per process, made once: a pool made per call (or per thread count, which
-    OpenMP may report differently in each of a server's threads) started new threads, each
-    with its own malloc arena, and `tinylm serve` grew by 84 MB under a small load. A forked
-    child (a DataLoader worker) inherits a pool whose threads did not survive the fork, so it
-    makes its own."""
-    global _pool
-    if _pool is None or _pool[0] != os.getpid():
-        _pool = (os.getpid(), ThreadPoolExecutor(os.cpu_count() or 1, "tinylm-attention"))
-    return _pool[1]
-
-
-def _run_split(function: Callable[..., int], args: tuple, tasks: int) -> None:
-    """Call `function(*args, begin, end)` over [0, tasks) in torch.get_num_threads() parts in
-    parallel, the first on this thread: ctypes lets go of the GIL during the call."""
-    parts = max(1, min(torch.get_num_threads(), tasks))
-    bounds = [tasks * n // parts for n in range(parts + 1)]
-    others = [_helpers().submit(function, *args, *pair) for pair in itertools.pairwise(bounds[1:])]
-    codes = [function(*args, bounds[0], bounds[1]), *(other.result() for other in others)]
-    for code in codes:
-        if code == -1:
-            raise MemoryError("small-head attention kernel: out of memory")
-        if code != 0:
-            raise RuntimeError(f"small-head attention kernel failed with code {code}")
 
 
 def _check_layout(*tensors: torch.Tensor) -> None:
@@ -180,11 +70,11 @@ def attention_forward(
     B, H, T, D = q.shape
     o = torch.empty_like(q)
     lse = torch.empty(B, H, T, dtype=torch.float32)
-    lib = _library()
+    lib = native.library()
     assert lib is not None
     args = (q.data_ptr(), k.data_ptr(), v.data_ptr(), o.data_ptr(), lse.data_ptr())
     dims = (D, H, k.shape[1], T, D**-0.5)
-    _run_split(lib.tinylm_attention_forward, (*args, *dims), B * H)
+    native.run(lib.tinylm_attention_forward, (*args, *dims), B * H, WHAT)
     return o, lse
 
 
@@ -200,13 +90,14 @@ def attention_backward(
     B, H, T, D = q.shape
     KV = k.shape[1]
     dq, dk, dv = torch.empty_like(q), torch.empty_like(k), torch.empty_like(v)
-    lib = _library()
+    lib = native.library()
     assert lib is not None
     args = (q, k, v, o, grad_o, lse, dq, dk, dv)
-    _run_split(
+    native.run(
         lib.tinylm_attention_backward,
         (*(t.data_ptr() for t in args), D, H, KV, T, D**-0.5),
         B * KV,
+        WHAT,
     )
     return dq, dk, dv
 
