@@ -20,6 +20,10 @@ from rich.progress import Progress as RichProgress
 
 console = Console(stderr=False, highlight=False)
 err_console = Console(stderr=True, highlight=False)
+# Into a log or a pipe, a message stays one line (rich would break it at 80 columns, and a grep
+# for "2 processes (ddp)" then missed it); a terminal wraps long lines itself.
+for _c in (console, err_console):
+    _c.soft_wrap = not _c.is_terminal
 
 PLAIN_INTERVAL_S = 10.0
 
