@@ -259,3 +259,28 @@ def test_bf16_product_adds_into_the_fp32_sum_exactly() -> None:
     expected = total + part.float()
     fused_loss._add_into(total, part)
     torch.testing.assert_close(total, expected, rtol=0, atol=0)
+
+
+def test_compiled_training_keeps_the_fused_loss_in_one_graph(monkeypatch) -> None:
+    """Under torch.compile (fullgraph: a graph break fails the test) the output layer's loss
+    is one opaque custom op that runs the kernel, with the loss and gradients of eager mode."""
+    torch.manual_seed(0)
+    cfg = ModelConfig(dim=32, n_layers=1, n_heads=4, vocab_size=300, max_seq_len=32)
+    model = build_model(cfg)
+    idx, targets = torch.randint(0, 300, (2, 32)), torch.randint(0, 300, (2, 32))
+    targets[0, :5] = -100
+    calls = []
+    real = fused_loss._loss_and_gradient_rows
+    monkeypatch.setattr(
+        fused_loss, "_loss_and_gradient_rows", lambda *a: calls.append(1) or real(*a)
+    )
+    results = []
+    for forward in (model, torch.compile(model, fullgraph=True)):
+        model.zero_grad()
+        with torch.autocast("cpu", torch.bfloat16):
+            _, loss = forward(idx, targets)
+        loss.backward()
+        results.append([loss.detach(), *(p.grad.clone() for p in model.parameters())])
+    assert len(calls) == 2  # the kernel ran in both
+    for eager, compiled in zip(*results, strict=True):
+        torch.testing.assert_close(compiled, eager, rtol=2e-2, atol=2e-2 * eager.abs().max())

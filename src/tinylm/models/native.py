@@ -113,10 +113,14 @@ def _say(why: str) -> None:
     )
 
 
-# A constant to torch.compile: it would otherwise trace into library() (files, hashing).
-@torch.compiler.assume_constant_result
 def available() -> bool:
     return library() is not None
+
+
+# A constant to torch.compile, which would otherwise trace into library() (files, hashing) and
+# break the graph there: what torch.compiler.assume_constant_result sets, without the import of
+# torch._dynamo that the decorator makes (over a second and 70 MB for `tinylm generate`).
+available._dynamo_marked_constant = True  # type: ignore[attr-defined]
 
 
 # What the kernels' nonzero return codes mean (-1, out of memory, is a MemoryError).
