@@ -88,27 +88,35 @@ def timed(fn: Callable[[], Any], device: torch.device) -> Timing:
     return Timing(wall, busy)
 
 
-def matmul_peak_gflops(
-    dtype: torch.dtype, device: torch.device, n: int | None = None, seconds: float = 2.0
-) -> tuple[Timing, Timing]:
-    """(median, best) GFLOP/s of an n x n @ n x n matmul in `dtype` over short bursts, by wall
-    and by busy time. MFU is taken against the median: step times are medians too, and on this
-    shared VM the best burst sits up to 40 % above the median (434 bursts of 1024^3 in bf16:
-    median 698 GFLOP/s, best 906-977). A GPU needs a big product to reach its peak (8192^3 on
-    an H100), a 2-core CPU only 1024^3."""
-    n = n or (8192 if device.type == "cuda" else 1024)
+def matmul_probe(
+    dtype: torch.dtype, device: torch.device, reps: int | None = None
+) -> tuple[Callable[[], Any], float]:
+    """(a function running `reps` n x n @ n x n matmuls, its GFLOP). A GPU needs a big product
+    to reach its peak (8192^3 on an H100), a 2-core CPU only 1024^3."""
+    n = 8192 if device.type == "cuda" else 1024
+    reps = reps or (4 if device.type == "cpu" else 50)
     a = torch.randn(n, n, device=device).to(dtype)
     b = torch.randn(n, n, device=device).to(dtype)
     for _ in range(3):
         a @ b
-    reps = 4 if device.type == "cpu" else 50
-    flops = reps * 2 * n**3 / 1e9
+    return (lambda: [a @ b for _ in range(reps)]), reps * 2 * n**3 / 1e9
+
+
+def matmul_peak_gflops(
+    dtype: torch.dtype, device: torch.device, seconds: float = 2.0
+) -> tuple[Timing, Timing]:
+    """(median, best) GFLOP/s of a matmul in `dtype` over short bursts, by wall and by busy
+    time. On this shared VM the best burst sits up to 40 % above the median (434 bursts of
+    1024^3 in bf16: median 698 GFLOP/s, best 906-977), and the median itself moved from 392 to
+    738 GFLOP/s between two runs an hour apart: MFU is therefore taken against a probe timed
+    in the same rounds as the steps (train.py), and this table only describes the machine."""
+    probe, gflop = matmul_probe(dtype, device)
     walls, busys = [], []
     deadline = time.perf_counter() + seconds
     while time.perf_counter() < deadline:
-        t = timed(lambda: [a @ b for _ in range(reps)], device)
-        walls.append(flops / t.wall)
-        busys.append(flops / max(t.busy, 1e-9))
+        t = timed(probe, device)
+        walls.append(gflop / t.wall)
+        busys.append(gflop / max(t.busy, 1e-9))
     median = Timing(statistics.median(walls), statistics.median(busys))
     return median, Timing(max(walls), max(busys))
 
@@ -124,7 +132,7 @@ def measure_peaks(device: torch.device) -> dict[str, Timing]:
     print_table(
         [f"matmul {size}^3", "GFLOP/s (wall)", "GFLOP/s (busy)", "best burst (busy)"],
         rows,
-        title="machine peak (median of 2 s of bursts; MFU is against the busy median)",
+        title="machine peak (median of 2 s of bursts)",
     )
     return peaks
 
