@@ -96,8 +96,7 @@ class _LinearCrossEntropy(torch.autograd.Function):
     def backward(  # type: ignore[override]
         ctx: torch.autograd.function.FunctionCtx, grad_loss: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor, None, None]:
-        grad_x, grad_w = ctx.saved_tensors  # type: ignore[attr-defined]
-        return grad_x * grad_loss, grad_w * grad_loss, None, None
+        return _scaled_saved_gradients(ctx, grad_loss)
 
 
 # The same as a torch.library custom op, for torch.compile: one opaque call in the graph, run
@@ -121,14 +120,16 @@ def _setup_context(ctx: torch.autograd.function.FunctionCtx, inputs: tuple, outp
     ctx.save_for_backward(output[1], output[2])
 
 
-def _compiled_grad(
+def _scaled_saved_gradients(
     ctx: torch.autograd.function.FunctionCtx, grad_loss: torch.Tensor, *_unused: torch.Tensor
 ) -> tuple[torch.Tensor, torch.Tensor, None, None]:
+    """Backward of both paths: the gradients saved in the forward pass, times the loss's
+    gradient (the op's other two outputs, the gradients themselves, get none)."""
     grad_x, grad_w = ctx.saved_tensors  # type: ignore[attr-defined]
     return grad_x * grad_loss, grad_w * grad_loss, None, None
 
 
-_compiled_loss.register_autograd(_compiled_grad, setup_context=_setup_context)
+_compiled_loss.register_autograd(_scaled_saved_gradients, setup_context=_setup_context)
 
 
 def _kernel_takes(device: torch.device, dtype: torch.dtype) -> bool:
