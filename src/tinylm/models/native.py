@@ -3,7 +3,7 @@
 Two kernels live in it: attention for heads of size 8 and 16 (`small_head_attention.cpp`) and
 the softmax cross-entropy of the output layer (`cross_entropy.cpp`). They are plain C++ with
 vector extensions and OpenMP (no PyTorch headers), compiled with the machine's C++ compiler
-for its own SIMD width (about 3 s) and cached in `$TINYLM_CACHE/kernels` (default
+for its own SIMD width (about 2 s) and cached in `$TINYLM_CACHE/kernels` (default
 ~/.cache/tinylm). They run on PyTorch's own OpenMP threads, as many as torch.get_num_threads().
 Without a compiler, `library()` is None after one line on stderr, and the callers keep
 PyTorch's own operators.
