@@ -146,10 +146,11 @@ def add_machine_args(parser: argparse.ArgumentParser) -> None:
 
 
 def setup_device(args: argparse.Namespace) -> torch.device:
-    from tinylm.device import resolve_device
+    from tinylm.device import compile_cache_for_this_cpu, resolve_device
 
     if args.threads:
         torch.set_num_threads(args.threads)
+    compile_cache_for_this_cpu()  # --compile: never kernels cached under another CPU dispatch
     return resolve_device(args.device)
 
 

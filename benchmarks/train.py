@@ -44,7 +44,7 @@ from common import (
 )
 from torch import nn
 
-from tinylm.device import autocast, configure_backends, resolve_dtype
+from tinylm.device import autocast, configure_backends, hardware_half_dtype, resolve_dtype
 
 # name -> (preset, vocab override)
 CASES: dict[str, tuple[str, int | None]] = {
@@ -155,13 +155,18 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=None, help="default: per preset")
     parser.add_argument("--seq-len", type=int, default=None, help="default: the preset's")
     add_machine_args(parser)
-    parser.add_argument("--dtype", default="auto", help="autocast dtype (auto: bf16 if fast)")
+    parser.add_argument(
+        "--dtype", default="auto", help="autocast dtype (auto: the hardware's bf16)"
+    )
     parser.add_argument("--compile", action="store_true", help="torch.compile both models")
     args = parser.parse_args()
     device = setup_device(args)
     # As `tinylm train` sets it up, for both contenders: the same process, the same allocator.
     configure_backends(device)
-    dtype = resolve_dtype(args.dtype, device)
+    # Both contenders in the half type the hardware runs natively: MFU is against its peak.
+    dtype = (
+        hardware_half_dtype(device) if args.dtype == "auto" else resolve_dtype(args.dtype, device)
+    )
     names = args.presets.split(",")
     for name in names:
         if name not in CASES:

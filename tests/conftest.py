@@ -10,6 +10,12 @@ from pathlib import Path
 
 import pytest
 
+from tinylm.device import compile_cache_for_this_cpu
+
+# As tinylm does before it compiles: the tests that call torch.compile themselves (and every
+# process they start) use inductor's cache of this CPU dispatch, never one filled under another.
+compile_cache_for_this_cpu()
+
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("TINYLM_SHARED_DATA", ROOT.parent / "shared" / "data"))
 

@@ -43,27 +43,50 @@ def test_stories260k_writes_what_llama2c_writes(tmp_path, stories260k, tokenizer
     assert result.stdout.encode("utf-8") == golden
 
 
-def test_imported_run_evaluates_and_continues_prompts(tmp_path, stories260k, tinystories_v1):
-    text = tmp_path / "stories.txt"
-    text.write_text("\n<|endoftext|>\n".join(first_stories(tinystories_v1, 60)), encoding="utf-8")
-    result = run_cli("eval", str(stories260k), "--data", str(text))
-    assert result.returncode == 0, result.stderr
-    # tinylm's eval also scores an EOS after every story, which llama2.c's models never saw
-    # (their stories are separated by BOS alone): a bit above llama2.c's own number.
-    assert 1.2 < float(result.stdout.split("loss:")[1].split()[0]) < 2.0, result.stdout
-    lm = tinylm.load(str(stories260k))
-    # Scored the llama2.c way (BOS + story), it is llama2.c's validation loss for stories260K,
-    # 1.297.
+def _nll_of_stream(model: torch.nn.Module, stream: list[int], window: int) -> tuple[float, int]:
+    """Summed NLL of every token after the first, in consecutive windows of the context size."""
     total, count = 0.0, 0
-    for story in first_stories(tinystories_v1, 60):
-        ids = torch.tensor([lm.tokenizer.encode(story, bos=True)[:512]])
+    for start in range(0, len(stream) - 1, window):
+        x = torch.tensor([stream[start : start + window]])
+        y = torch.tensor([stream[start + 1 : start + window + 1]])
         with torch.no_grad():
-            logits, _ = lm.model(ids)
-        total += float(
-            torch.nn.functional.cross_entropy(logits[0, :-1], ids[0, 1:], reduction="sum")
-        )
-        count += ids.shape[1] - 1
-    assert total / count == pytest.approx(1.297, abs=0.03)
+            logits, _ = model(x[:, : y.shape[1]])
+        total += float(torch.nn.functional.cross_entropy(logits[0], y[0], reduction="sum"))
+        count += y.shape[1]
+    return total, count
+
+
+def test_imported_run_is_scored_as_llama2c_trained_it(tmp_path, stories260k, tinystories_v1):
+    """llama2.c's stories are BOS + story, never an EOS: `tinylm eval` scores an imported model
+    that way (tinylm's own BOS + story + EOS charged it ~0.8 nats/token more)."""
+    import sentencepiece
+
+    stories = first_stories(tinystories_v1, 60)
+    text = tmp_path / "stories.txt"
+    text.write_text("\n<|endoftext|>\n".join(stories), encoding="utf-8")
+    result = run_cli("eval", str(stories260k), "--data", str(text), "--json")
+    assert result.returncode == 0, result.stderr
+    scores = json.loads(result.stdout.strip().splitlines()[-1])
+    assert scores["framing"] == "bos"
+    # The same text framed independently: the sentencepiece library's own ids, BOS (1) before
+    # each story, one stream, every token after the first predicted once.
+    sp = sentencepiece.SentencePieceProcessor(model_file=str(shared_file("llama2c/tok512.model")))
+    stream = [t for story in stories for t in [1, *sp.encode(story)]]
+    lm = tinylm.load(str(stories260k))
+    total, count = _nll_of_stream(lm.model, stream, lm.model_config.max_seq_len)
+    assert scores["tokens"] == count
+    assert scores["loss"] == pytest.approx(total / count, abs=0.01)
+    # ...which is llama2.c's own validation loss for stories260K, 1.297
+    assert scores["loss"] == pytest.approx(1.297, abs=0.05)
+    # framed the tinylm way, every EOS costs it dearly
+    eos = run_cli("eval", str(stories260k), "--data", str(text), "--framing", "bos+eos")
+    assert eos.returncode == 0, eos.stderr
+    assert "BOS + story + EOS" in eos.stdout
+    assert float(eos.stdout.split("loss:")[1].split()[0]) > scores["loss"] + 0.3, eos.stdout
+
+
+def test_imported_run_continues_prompts(stories260k) -> None:
+    lm = tinylm.load(str(stories260k))
     prompt = "Once upon a time, there was a little girl named"
     # 12 tokens: tok512 (512 pieces) spells "loved" and "outside" in several
     text = lm.generate(prompt, max_new_tokens=12, temperature=0)

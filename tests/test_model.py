@@ -284,3 +284,114 @@ def test_compiled_training_keeps_the_fused_loss_in_one_graph(monkeypatch) -> Non
     assert len(calls) == 2  # the kernel ran in both
     for eager, compiled in zip(*results, strict=True):
         torch.testing.assert_close(compiled, eager, rtol=2e-2, atol=2e-2 * eager.abs().max())
+
+
+COMPILED_STEP = """
+import os, sys, torch
+from tinylm.config import ModelConfig
+from tinylm.device import compile_cache_for_this_cpu
+from tinylm.models import build_model
+compile_cache_for_this_cpu()
+torch.manual_seed(0)
+model = build_model(ModelConfig(dim=32, n_layers=1, n_heads=4, vocab_size=300, max_seq_len=32))
+idx, targets = torch.randint(0, 300, (2, 32)), torch.randint(0, 300, (2, 32))
+losses = []
+for forward in (model, torch.compile(model, fullgraph=True)):
+    with torch.autocast("cpu", torch.bfloat16):
+        _, loss = forward(idx, targets)
+    loss.backward()
+    losses.append(loss.item())
+print(os.environ["TORCHINDUCTOR_CACHE_DIR"], *losses)
+"""
+
+
+def _compiled_step_in_child(tmp_path, capability: str | None) -> tuple[str, float, float]:
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k != "TORCHINDUCTOR_CACHE_DIR"}
+    env["TMPDIR"] = str(tmp_path)  # inductor's default cache lives in the temp folder
+    env.pop("ATEN_CPU_CAPABILITY", None)
+    if capability:
+        env["ATEN_CPU_CAPABILITY"] = capability
+    result = subprocess.run(
+        [sys.executable, "-c", COMPILED_STEP], capture_output=True, text=True, env=env, timeout=600
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    folder, eager, compiled = result.stdout.split()
+    return folder, float(eager), float(compiled)
+
+
+@pytest.mark.slow
+def test_compiled_code_is_cached_per_instruction_set(tmp_path) -> None:
+    """Inductor's cache key leaves ATEN_CPU_CAPABILITY out: without a folder per instruction
+    set, kernels cached under one dispatch were loaded under the other (NaN losses, a malloc
+    crash). Each dispatch gets its own folder, and every compiled step matches eager."""
+    seen = {}
+    for capability in (None, "avx2", None):
+        folder, eager, compiled = _compiled_step_in_child(tmp_path, capability)
+        assert compiled == pytest.approx(eager, rel=2e-2), (capability, eager, compiled)
+        assert folder.startswith(str(tmp_path))
+        seen.setdefault(capability, folder)
+        assert seen[capability] == folder
+    assert seen[None] != seen["avx2"]
+
+
+def test_compile_cache_folder_follows_the_instruction_set_and_respects_the_users(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    script = (
+        "import os; from tinylm.device import compile_cache_for_this_cpu as c; c(); "
+        "print(os.environ['TORCHINDUCTOR_CACHE_DIR'])"
+    )
+
+    def folder(**env: str) -> str:
+        base = {k: v for k, v in os.environ.items() if k != "TORCHINDUCTOR_CACHE_DIR"}
+        base.pop("ATEN_CPU_CAPABILITY", None)
+        result = subprocess.run(
+            [sys.executable, "-c", script], capture_output=True, text=True,
+            env={**base, "TMPDIR": str(tmp_path), **env}, timeout=120,
+        )  # fmt: skip
+        assert result.returncode == 0, result.stderr
+        return result.stdout.strip()
+
+    native, avx2 = folder(), folder(ATEN_CPU_CAPABILITY="avx2")
+    assert native != avx2 and native == folder()
+    assert os.path.dirname(native) == os.path.dirname(avx2)
+    assert folder(TORCHINDUCTOR_CACHE_DIR=str(tmp_path / "mine")) == str(tmp_path / "mine")
+
+
+def test_the_same_weights_give_the_same_logits_in_every_process() -> None:
+    """Exact resume and "the CLI writes what the library writes" compare two processes bit for
+    bit. PyTorch's fp32 cos, split over two threads, gave another last bit in about one
+    process in four on an Intel Xeon (MKL's vector math), and RoPE's tables with it."""
+    import hashlib
+    import subprocess
+    import sys
+
+    script = (
+        "import hashlib, torch\n"
+        "from tinylm.config import ModelConfig\n"
+        "from tinylm.models import build_model\n"
+        "torch.manual_seed(0)\n"
+        "cfg = ModelConfig(dim=64, n_layers=2, n_heads=4, vocab_size=300, max_seq_len=512)\n"
+        "model = build_model(cfg).eval()\n"
+        "with torch.no_grad():\n"
+        "    logits, _ = model(torch.arange(512)[None] % 300)\n"
+        "print(hashlib.sha256(logits.numpy().tobytes()).hexdigest())\n"
+    )
+    digests = set()
+    for _ in range(6):
+        result = subprocess.run(
+            [sys.executable, "-c", script], capture_output=True, text=True, timeout=120
+        )
+        assert result.returncode == 0, result.stderr
+        digests.add(result.stdout.strip())
+    torch.manual_seed(0)
+    cfg = ModelConfig(dim=64, n_layers=2, n_heads=4, vocab_size=300, max_seq_len=512)
+    with torch.no_grad():
+        logits, _ = build_model(cfg).eval()(torch.arange(512)[None] % 300)
+    assert digests == {hashlib.sha256(logits.numpy().tobytes()).hexdigest()}

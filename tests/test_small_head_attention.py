@@ -229,3 +229,29 @@ def test_concurrent_first_builds_share_one_library(tmp_path) -> None:
     assert outputs[0][0] == outputs[1][0]
     files = sorted(p.name for p in (tmp_path / "cache" / "kernels").rglob("*") if p.is_file())
     assert files == ["tinylm_kernels.so"]
+
+
+def test_the_kernel_cache_is_keyed_by_sources_compiler_flags_and_cpu(tmp_path) -> None:
+    """A cache shared between machines (a network home, a copied $TINYLM_CACHE) must never
+    hand a library built with -march=native on one CPU to another."""
+    from tinylm import device
+    from tinylm.models import native
+
+    cpu, flags = device.cpu_identity(), native.COMPILE_FLAGS
+    assert "flags" in cpu and "avx" in cpu  # the CPU's feature list is part of it (x86-64)
+    key = native.build_key("c++", flags, cpu)
+    assert native.build_key("c++", flags, cpu) == key
+    assert native.build_key("c++", flags, cpu.replace(" avx2", "")) != key  # another CPU
+    assert native.build_key("c++", (*flags, "-ffast-math"), cpu) != key
+    other = tmp_path / "c++"
+    other.write_text('#!/bin/sh\nexec c++ "$@"\n')
+    other.chmod(0o755)
+    assert native.build_key(str(other), flags, cpu) != key  # another compiler
+    # For real: a process that dispatches to another instruction set builds its own library in
+    # the same cache instead of loading the first one.
+    for env in ({"ATEN_CPU_CAPABILITY": "avx2"}, {"ATEN_CPU_CAPABILITY": "default"}):
+        result = run_script(tmp_path, **env)
+        assert result.returncode == 0, result.stderr
+        assert result.stdout.split()[0] == "True"
+    built = sorted((tmp_path / "cache" / "kernels").glob(f"*/{native.LIBRARY_NAME}"))
+    assert len(built) == 2, built

@@ -11,6 +11,7 @@ from typing import Any, NoReturn
 
 from tinylm import __version__
 from tinylm.errors import TinylmError
+from tinylm.framing import FRAMINGS
 
 EXIT_USER_ERROR = 2
 
@@ -392,6 +393,8 @@ def _print_stories(run: Any, prompt: str, num_samples: int, options: dict[str, A
 def cmd_eval(args: argparse.Namespace) -> None:
     from tinylm.device import resolve_dtype
     from tinylm.evaluate import evaluate
+    from tinylm.framing import DESCRIPTIONS
+    from tinylm.precision import scoring_dtype
     from tinylm.run import check_run, load_run
 
     if args.instruct:
@@ -410,8 +413,15 @@ def cmd_eval(args: argparse.Namespace) -> None:
         check_run(path)  # a typo in the last run fails before the first is evaluated
     for n, path in enumerate(args.runs):
         run = load_run(path, device=args.device)
-        dtype = resolve_dtype(args.dtype, run.device)
-        result = evaluate(run.model, run.tokenizer, args.data, run.device, dtype, args.batch_size)
+        if args.dtype == "auto":
+            dtype = scoring_dtype(run.model, run.device, args.batch_size)
+        else:
+            dtype = resolve_dtype(args.dtype, run.device)
+        framing = args.framing or run.framing
+        result = evaluate(
+            run.model, run.tokenizer, args.data, run.device, dtype, args.batch_size,
+            framing=framing,
+        )  # fmt: skip
         if args.json:
             print(json.dumps({"run": str(run.path), "data": args.data, **result.as_dict()}))
             continue
@@ -420,6 +430,7 @@ def cmd_eval(args: argparse.Namespace) -> None:
             print()
         print(f"run:            {run.path}")
         print(f"data:           {args.data}")
+        print(f"framing:        {DESCRIPTIONS[framing]}")
         print(f"tokens:         {result.tokens:,}")
         print(f"loss:           {result.loss:.4f} nats/token")
         print(f"perplexity:     {result.perplexity:.3f}")
@@ -436,7 +447,7 @@ def cmd_export(args: argparse.Namespace) -> None:
 def cmd_import(args: argparse.Namespace) -> None:
     from tinylm.interop.commands import import_model
 
-    print(import_model(args.source, args.out, args.tokenizer))
+    print(import_model(args.source, args.out, args.tokenizer, args.framing))
 
 
 def cmd_eval_instruct(args: argparse.Namespace) -> None:
@@ -799,7 +810,8 @@ def build_parser() -> ArgumentParser:
         "--dtype",
         default="fp32",
         choices=("fp32", "bf16", "fp16", "auto"),
-        help="weight type (auto: bf16 where the CPU or GPU runs it fast, else fp32)",
+        help="weight type (auto: whichever decodes this model faster here, measured once and "
+        "remembered; fp32 on CPUs without bf16 hardware)",
     )
     gen.add_argument(
         "--compile",
@@ -824,6 +836,12 @@ def build_parser() -> ArgumentParser:
     ev.add_argument("--batch-size", type=_positive_int, default=16)
     ev.add_argument("--device", default="cpu")
     ev.add_argument("--dtype", default="fp32", help="fp32 (exact, default), bf16, auto")
+    ev.add_argument(
+        "--framing",
+        choices=FRAMINGS,
+        help="score stories as bos+eos, bos, eos or none (default: each run's own, from its "
+        "config.json: tinylm runs bos+eos, llama2.c imports bos)",
+    )
     ev.add_argument("--json", action="store_true", help="print one JSON line")
     ev.add_argument(
         "--instruct",
@@ -881,6 +899,12 @@ def build_parser() -> ArgumentParser:
         "--tokenizer",
         help="tokenizer.json, sentencepiece .model or llama2.c tokenizer.bin "
         "(needed for llama2.c; default for a Hugging Face folder: its own)",
+    )
+    imp.add_argument(
+        "--framing",
+        choices=FRAMINGS,
+        help="how the model's training data framed each story: bos+eos, bos, eos or none "
+        "(default: llama2.c bos, Hugging Face bos+eos or what a tinylm export recorded)",
     )
     imp.set_defaults(func=cmd_import)
 

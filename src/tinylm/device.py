@@ -6,6 +6,9 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import functools
+import hashlib
+import os
+import platform
 import sys
 from collections.abc import Iterator
 
@@ -33,13 +36,21 @@ def cpu_has_fast_bf16() -> bool:
     return any(getattr(torch.cpu, c, lambda: False)() for c in checks)
 
 
+def hardware_half_dtype(device: torch.device) -> torch.dtype:
+    """The half type `device` does matrix products in natively, else fp32. A capability, not a
+    verdict on speed: `--dtype auto` measures (`tinylm.precision`)."""
+    if device.type == "cuda":
+        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    if device.type == "cpu" and cpu_has_fast_bf16():
+        return torch.bfloat16
+    return torch.float32
+
+
 def resolve_dtype(name: str, device: torch.device) -> torch.dtype:
+    """An explicit --dtype (fp32, bf16, fp16); `auto` is measured per job by
+    `tinylm.precision`, not resolved here."""
     if name == "auto":
-        if device.type == "cuda":
-            return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-        if device.type == "cpu" and cpu_has_fast_bf16():
-            return torch.bfloat16
-        return torch.float32
+        raise ValueError("resolve 'auto' with tinylm.precision (it is measured per job)")
     if name not in DTYPE_NAMES:
         raise TinylmError(f"--dtype must be auto, fp32, bf16 or fp16, got '{name}'")
     if name == "fp16" and device.type == "cpu":
@@ -59,6 +70,40 @@ def autocast(device: torch.device, dtype: torch.dtype) -> Iterator[None]:
         return
     with torch.autocast(device_type=device.type, dtype=dtype):
         yield
+
+
+def cpu_identity() -> str:
+    """This CPU as compiled code sees it: its model and feature flags, and the instruction set
+    PyTorch dispatches to (ATEN_CPU_CAPABILITY can lower it). Code built with -march=native or
+    generated for one CPU must not be loaded on another sharing a home folder or a cache."""
+    model = platform.processor()
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            model += "".join({line: None for line in f if line.startswith(("model name", "flags"))})
+    except OSError:
+        pass
+    return f"{platform.machine()} {torch.backends.cpu.get_cpu_capability()} {model}"
+
+
+@functools.cache
+def compile_cache_for_this_cpu() -> None:
+    """Give torch.compile a cache folder of this CPU and instruction set (unless the user chose
+    one with TORCHINDUCTOR_CACHE_DIR). Inductor's cache key leaves the dispatch out: on one
+    machine, kernels cached under AVX-512 and loaded under ATEN_CPU_CAPABILITY=avx2 trained to
+    NaN, and the reverse crashed in malloc."""
+    if "TORCHINDUCTOR_CACHE_DIR" in os.environ:
+        return
+    try:
+        from torch._inductor.runtime.cache_dir_utils import default_cache_dir
+
+        base = default_cache_dir()
+    except ImportError:  # a torch that moved it: its usual place
+        import tempfile
+
+        base = os.path.join(tempfile.gettempdir(), f"torchinductor_{os.getuid()}")
+    what = f"{cpu_identity()} {os.environ.get('ONEDNN_MAX_CPU_ISA', '')} {torch.__version__}"
+    key = hashlib.sha256(what.encode()).hexdigest()[:12]
+    os.environ["TORCHINDUCTOR_CACHE_DIR"] = os.path.join(base, f"tinylm-{key}")
 
 
 def configure_backends(device: torch.device) -> None:

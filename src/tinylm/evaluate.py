@@ -1,7 +1,8 @@
 """Likelihood evaluation: loss, perplexity and bits per byte.
 
 Bits per byte divides the total negative log-likelihood by the UTF-8 size of the text, so models
-with different tokenizers (or none, byte-level) compare on the same scale.
+with different tokenizers (or none, byte-level) compare on the same scale. Each model is scored in
+its own story framing (`tinylm.framing`): a llama2.c model sees BOS + story, as it was trained.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from tinylm.data.dataset import eval_windows, load_meta, open_tokens
 from tinylm.data.readers import expand_inputs, read_stories
 from tinylm.device import autocast
 from tinylm.errors import TinylmError
+from tinylm.framing import BOS_EOS, reframe, uses_bos, uses_eos
 from tinylm.progress import Progress
 from tinylm.tokenizer import Tokenizer
 
@@ -27,6 +29,7 @@ class EvalResult:
     loss: float
     tokens: int
     bytes: int | None
+    framing: str = BOS_EOS
 
     @property
     def perplexity(self) -> float:
@@ -45,6 +48,7 @@ class EvalResult:
             "bits_per_byte": self.bits_per_byte,
             "tokens": self.tokens,
             "bytes": self.bytes,
+            "framing": self.framing,
         }
 
 
@@ -129,8 +133,10 @@ def evaluate(
     batch_size: int = 16,
     split: str = "val",
     show_progress: bool = True,
+    framing: str = BOS_EOS,
 ) -> EvalResult:
-    """Evaluate on a prepared data folder (its val split) or on raw story files."""
+    """Evaluate on a prepared data folder (its val split) or on raw story files, every story
+    framed as `framing` says (the run's own: `tinylm.framing.run_framing`)."""
     path = Path(data)
     if path.is_dir() and (path / "meta.json").is_file():
         meta = load_meta(path)
@@ -142,18 +148,21 @@ def evaluate(
             )
         if split not in meta.splits:
             raise TinylmError(f"{path} has no '{split}' split")
-        tokens = open_tokens(meta, split)
+        tokens, _ = reframe(open_tokens(meta, split), None, meta.bos_id, meta.eos_id, framing)
         n_bytes = meta.splits[split].get("bytes")
     else:
-        tokens, n_bytes = _tokenize_files(tokenizer, [str(path)])
+        tokens, n_bytes = _tokenize_files(tokenizer, [str(path)], framing)
     if len(tokens) < 2:
         raise TinylmError(f"{path}: not enough text to evaluate (need at least two tokens)")
     with Progress("evaluating", total=None, unit="batches", enabled=show_progress) as bar:
         total, count = token_nll(model, tokens, batch_size, device, dtype, progress=bar)
-    return EvalResult(loss=total / count, tokens=count, bytes=n_bytes)
+    return EvalResult(loss=total / count, tokens=count, bytes=n_bytes, framing=framing)
 
 
-def _tokenize_files(tokenizer: Tokenizer, inputs: list[str]) -> tuple[np.ndarray, int]:
+def _tokenize_files(
+    tokenizer: Tokenizer, inputs: list[str], framing: str = BOS_EOS
+) -> tuple[np.ndarray, int]:
+    bos, eos = uses_bos(framing), uses_eos(framing)
     ids: list[int] = []
     n_bytes = 0
     batch: list[str] = []
@@ -163,11 +172,11 @@ def _tokenize_files(tokenizer: Tokenizer, inputs: list[str]) -> tuple[np.ndarray
             n_bytes += len(story.encode("utf-8"))
             if len(batch) == 1024:
                 ids.extend(
-                    t for row in tokenizer.encode_batch(batch, bos=True, eos=True) for t in row
+                    t for row in tokenizer.encode_batch(batch, bos=bos, eos=eos) for t in row
                 )
                 batch = []
     if batch:
-        ids.extend(t for row in tokenizer.encode_batch(batch, bos=True, eos=True) for t in row)
+        ids.extend(t for row in tokenizer.encode_batch(batch, bos=bos, eos=eos) for t in row)
     if not ids:
         raise TinylmError(f"no stories found in {', '.join(inputs)}")
     return np.asarray(ids, dtype=np.int64), n_bytes

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from tinylm.device import compile_cache_for_this_cpu
 from tinylm.errors import TinylmError
 
 
@@ -172,6 +173,7 @@ def _fixed_shape_cache(model: nn.Module, batch: int, length: int):
 
 @functools.cache
 def _compiled_step(device_type: str) -> Callable:
+    compile_cache_for_this_cpu()
     if device_type == "cuda":
         # "reduce-overhead" records the step as a CUDA graph: one launch per token instead of
         # one per kernel, which is what bounds a small model's decoding on a GPU.

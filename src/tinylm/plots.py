@@ -1,14 +1,97 @@
-"""PNG plots a person would rather look at than read: loss curves of a run."""
+"""PNG plots a person would rather look at than read: loss curves of a run, and the fonts every
+tinylm plot draws its text with.
+
+matplotlib's default font (DejaVu Sans) has no Chinese, Japanese or Korean glyphs: without help
+every such label becomes an empty box. `prepare_fonts(texts)` puts an installed CJK font behind
+DejaVu Sans (matplotlib falls back per glyph) when the texts need it, or says in one line that
+none is installed and what to install.
+"""
 
 from __future__ import annotations
 
+import functools
 import json
+import re
+import sys
 from pathlib import Path
 
 import matplotlib
 
 matplotlib.use("Agg")  # files only; never needs a display
 from matplotlib.figure import Figure
+
+# Families with CJK glyphs, most preferred first: Debian's fonts-noto-cjk and
+# fonts-wqy-microhei (what `make` installs), then what macOS and Windows ship.
+CJK_FONTS = (
+    "Noto Sans CJK SC",
+    "Noto Sans CJK JP",
+    "Noto Sans CJK TC",
+    "Source Han Sans SC",
+    "WenQuanYi Micro Hei",
+    "WenQuanYi Zen Hei",
+    "Droid Sans Fallback",
+    "AR PL UMing CN",
+    "PingFang SC",
+    "Hiragino Sans GB",
+    "Microsoft YaHei",
+    "SimHei",
+    "Arial Unicode MS",
+)
+# Font files of those families, for fonts installed after matplotlib cached its font list.
+_CJK_FILE = re.compile(r"(?i)(notosanscjk|notoserifcjk|sourcehan|wqy|droidsansfallback|uming)")
+_CJK_TEXT = re.compile("[\u2e80-\u9fff\uac00-\ud7af\uf900-\ufaff\uff00-\uffef]")
+NO_CJK_FONT = (
+    "tinylm: no font with Chinese/Japanese/Korean glyphs is installed, so such text in PNG plots "
+    "would show as empty boxes; install one (Debian/Ubuntu: apt-get install fonts-wqy-microhei)"
+)
+
+
+def has_cjk(*texts: str) -> bool:
+    return any(_CJK_TEXT.search(text) for text in texts)
+
+
+@functools.cache
+def cjk_font() -> str | None:
+    """The installed CJK font family matplotlib will use, or None."""
+    from matplotlib import font_manager
+
+    def installed() -> str | None:
+        names = {font.name for font in font_manager.fontManager.ttflist}
+        return next((name for name in CJK_FONTS if name in names), None)
+
+    found = installed()
+    if found is None:
+        for path in font_manager.findSystemFonts():
+            if _CJK_FILE.search(Path(path).name):
+                try:
+                    font_manager.fontManager.addfont(path)
+                except (OSError, RuntimeError, ValueError):
+                    continue  # a broken font file is not worth failing a plot for
+        found = installed()
+    return found
+
+
+@functools.cache
+def _say_no_cjk_font() -> None:
+    print(NO_CJK_FONT, file=sys.stderr)
+
+
+def prepare_fonts(*texts: str) -> bool:
+    """Make matplotlib able to draw `texts`: True when it can (a CJK font is put behind the
+    default one if they need it), False after one line on stderr when they need a CJK font
+    and none is installed."""
+    if not has_cjk(*texts):
+        return True
+    font = cjk_font()
+    if font is None:
+        _say_no_cjk_font()
+        return False
+    families = matplotlib.rcParams["font.family"]
+    if font not in families:
+        # A list of families, not the generic "sans-serif": only a list falls back per glyph.
+        first = matplotlib.rcParams["font.sans-serif"][0]
+        matplotlib.rcParams["font.family"] = [first, font]
+    return True
 
 
 def read_metrics(path: str | Path) -> list[dict]:
@@ -46,6 +129,7 @@ def loss_figure(rows: list[dict], title: str) -> Figure | None:
     val = [(r["step"], r["val_loss"]) for r in rows if "val_loss" in r]
     if not train and not val:
         return None
+    prepare_fonts(title)
     fig = Figure(figsize=(7, 4), dpi=110)
     ax = fig.subplots()
     if train:
@@ -74,6 +158,7 @@ def compare_figure(runs: dict[str, list[dict]]) -> Figure | None:
     curves = {name: points for name, points in curves.items() if points}
     if not curves:
         return None
+    prepare_fonts(*curves)
     fig = Figure(figsize=(7, 4), dpi=110)
     ax = fig.subplots()
     for name, points in curves.items():

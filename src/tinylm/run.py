@@ -27,9 +27,11 @@ from tinylm.config import ModelConfig, TrainConfig, model_config_from_dict
 from tinylm.device import resolve_device, resolve_dtype
 from tinylm.errors import TinylmError
 from tinylm.fileio import atomic_write_json
+from tinylm.framing import run_framing
 from tinylm.generate import SamplingOptions, generate_tokens
 from tinylm.models import build_model, count_parameters
-from tinylm.tokenizer import StreamDecoder, Tokenizer
+from tinylm.textstream import GenerationStream
+from tinylm.tokenizer import Tokenizer
 
 CONFIG_FILE = "config.json"
 TOKENIZER_FILE = "tokenizer.json"
@@ -98,6 +100,11 @@ class LoadedRun:
     compile: bool = False  # decode through torch.compile (a CUDA graph on GPUs)
 
     @property
+    def framing(self) -> str:
+        """How stories were framed in the stream it learned from (`tinylm.framing`)."""
+        return run_framing(self.config)
+
+    @property
     def model_config(self) -> ModelConfig:
         return self.model.config
 
@@ -134,24 +141,11 @@ class LoadedRun:
 
     def stream(self, prompt: str = "", num_samples: int = 1, **options: Any) -> Iterator[list[str]]:
         """Yield, per step, the new text of each sample (empty once a sample has ended)."""
-        opts = SamplingOptions(**options)
-        prompt_ids = self.prompt_ids(prompt)
-        decoders = [StreamDecoder(self.tokenizer, prefix=prompt_ids) for _ in range(num_samples)]
-        done = [False] * num_samples
-        stops = self.stop_ids
-        tokens_iter = self.sample_ids(prompt_ids, opts, num_samples)
-        for tokens in tokens_iter:
-            pieces = []
-            for i, token in enumerate(tokens.tolist()):
-                if done[i] or token in stops:
-                    done[i] = True
-                    pieces.append("")
-                else:
-                    pieces.append(decoders[i].push(token))
-            yield pieces
-        tails = [d.flush() for d in decoders]
-        if any(tails):
-            yield tails
+        stream = GenerationStream(self, prompt, SamplingOptions(**options), num_samples)
+        try:
+            yield from stream
+        finally:
+            stream.close()
 
     def generate(self, prompt: str = "", num_samples: int = 1, **options: Any) -> str | list[str]:
         """The prompt plus its continuation; a list when num_samples > 1."""
@@ -199,8 +193,8 @@ def load_run(
     run_dir: str | Path, device: str = "cpu", dtype: str = "fp32", compile: bool = False
 ) -> LoadedRun:
     """The run's model and tokenizer on `device`, weights in `dtype` (fp32, bf16, fp16: half
-    the memory traffic per decoded token; auto: the fastest half type the device has, else
-    fp32); `compile` makes generation use a compiled step."""
+    the memory traffic per decoded token; auto: what decodes this model fastest here, measured
+    by `tinylm.precision`); `compile` makes generation use a compiled step."""
     run = check_run(run_dir)
     config = read_run_config(run)
     model_cfg = run_model_config(config, str(run / CONFIG_FILE))
@@ -213,5 +207,11 @@ def load_run(
     model = build_model(model_cfg)
     load_model_weights(run / MODEL_FILE, model)
     dev = resolve_device(device)
-    model.to(device=dev, dtype=resolve_dtype(dtype, dev)).eval()
+    model.to(device=dev).eval()
+    if dtype == "auto":
+        from tinylm.precision import decoding_dtype
+
+        model.to(dtype=decoding_dtype(model, dev))
+    else:
+        model.to(dtype=resolve_dtype(dtype, dev))
     return LoadedRun(run, model, tokenizer, config, dev, compile=compile)

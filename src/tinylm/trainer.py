@@ -17,6 +17,7 @@ import shutil
 import signal
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -39,7 +40,14 @@ from tinylm.checkpoint import (
 )
 from tinylm.config import ModelConfig, TrainConfig, model_config_from_dict
 from tinylm.data.dataset import BatchSampler, load_meta, open_mask, open_tokens
-from tinylm.device import autocast, configure_backends, dtype_name, resolve_device, resolve_dtype
+from tinylm.device import (
+    autocast,
+    compile_cache_for_this_cpu,
+    configure_backends,
+    dtype_name,
+    resolve_device,
+    resolve_dtype,
+)
 from tinylm.distributed import (
     full_state,
     gradient_sync,
@@ -51,9 +59,11 @@ from tinylm.errors import TinylmError
 from tinylm.evaluate import token_nll
 from tinylm.faults import Faults
 from tinylm.fileio import atomic_copy, atomic_open, fsync_dir
+from tinylm.framing import BOS_EOS
 from tinylm.models import build_model, check_data_fits_family, count_parameters
 from tinylm.optim import make_optimizer
 from tinylm.plots import plot_losses
+from tinylm.precision import auto_candidates, fastest
 from tinylm.progress import Progress, console, format_duration
 from tinylm.run import (
     CHECKPOINTS_DIR,
@@ -242,18 +252,12 @@ class Trainer:
         self.device = resolve_device(cfg.device)
         if self.dist.enabled and self.device.type == "cuda":
             self.device = torch.device("cuda", self.dist.local_rank)
-        self.dtype = resolve_dtype(cfg.dtype, self.device)
         configure_backends(self.device)
         torch.manual_seed(cfg.seed)
         self.model = build_model(self.model_cfg).to(self.device)
         if self.init_from is not None and self.checkpoint is None:
             # before wrapping: FSDP shards the parameters in place
             load_model_weights(self.init_from / MODEL_FILE, self.model)
-        # `self.model` keeps the plain API (generation, state); the step calls `self.forward`.
-        self.train_module = wrap_model(self.model, cfg.parallel, self.dist, self.device)
-        self.optimizer = self._make_optimizer()
-        self.scaler = torch.amp.GradScaler(self.device.type, enabled=self.dtype == torch.float16)
-        self.forward = torch.compile(self.train_module) if cfg.compile else self.train_module
         self.train_tokens = open_tokens(self.meta, "train")
         self.val_tokens = open_tokens(self.meta, "val")
         self.train_mask = open_mask(self.meta, "train") if cfg.loss_mask else None
@@ -267,6 +271,14 @@ class Trainer:
             world_size=self.dist.world_size,
             mask=self.train_mask,
         )
+        self.dtype = self._resolve_dtype()  # before wrapping: auto times the plain model
+        # `self.model` keeps the plain API (generation, state); the step calls `self.forward`.
+        self.train_module = wrap_model(self.model, cfg.parallel, self.dist, self.device)
+        self.optimizer = self._make_optimizer()
+        self.scaler = torch.amp.GradScaler(self.device.type, enabled=self.dtype == torch.float16)
+        if cfg.compile:
+            compile_cache_for_this_cpu()
+        self.forward = torch.compile(self.train_module) if cfg.compile else self.train_module
         self.step = 0
         self.elapsed = 0.0
         self.tokens_seen = 0
@@ -284,6 +296,37 @@ class Trainer:
         self.rollbacks = 0
         self.lr_scale = 1.0
         self.consecutive_bad = 0
+
+    def _resolve_dtype(self) -> torch.dtype:
+        """The autocast precision. `auto` where bf16 might win (a CPU with bf16 hardware) times
+        a few training steps of this model and batch in each precision (rank 0 decides for
+        all) and records the faster in the config, so --resume continues in it."""
+        cfg = self.cfg
+        if cfg.dtype != "auto":
+            return resolve_dtype(cfg.dtype, self.device)
+        dtypes = auto_candidates(self.device)
+        choice = 0
+        if len(dtypes) > 1:
+            rng = torch.get_rng_state()
+            x, y = (t.to(self.device) for t in self.sampler.batch(0, 0, 1))
+
+            def train_step(dtype: torch.dtype) -> Callable[[], None]:
+                def run() -> None:
+                    with autocast(self.device, dtype):
+                        _, loss = self.model(x, y)
+                    loss.backward()
+
+                return run
+
+            shape = f"{self.model_cfg} batch {cfg.batch_size}"
+            chosen = fastest("train", shape, {d: train_step(d) for d in dtypes})
+            self.model.zero_grad(set_to_none=True)
+            torch.set_rng_state(rng)
+            choice = self.dist.broadcast(dtypes.index(chosen))
+        cfg.dtype = dtype_name(dtypes[choice])
+        if len(dtypes) > 1:
+            self.notes.append(f"--dtype auto: {cfg.dtype}, the faster here (measured)")
+        return dtypes[choice]
 
     def _make_optimizer(self) -> torch.optim.Optimizer:
         cfg = self.cfg
@@ -583,6 +626,8 @@ class Trainer:
                         "instruct": self.meta.instruct is not None,
                     },
                     "parameters": count_parameters(self.model),
+                    # prepared shards frame every story as BOS + story + EOS
+                    "framing": BOS_EOS,
                     **self._init_note(),
                 },
             )

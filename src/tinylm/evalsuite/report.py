@@ -25,6 +25,7 @@ LIKELIHOOD_ROWS = [
     ("perplexity", "perplexity", "{:.3f}"),
     ("bits_per_byte", "bits per byte", "{:.4f}"),
     ("tokens", "tokens", "{:,}"),
+    ("framing", "stories scored as", "{}"),
 ]
 COMPLETION_ROWS = [
     ("completions", "completions", "{:,}"),
@@ -114,7 +115,9 @@ def build_blocks(
             "Likelihood on held-out text",
             "likelihood",
             LIKELIHOOD_ROWS,
-            "Lower is better. Bits per byte compares models with different tokenizers.",
+            "Lower is better. Bits per byte compares models with different tokenizers. Each "
+            "model is scored with the story framing it was trained on (llama2.c's models never "
+            "saw an EOS; tinylm's runs end every story with one).",
         ),
         ("Story completion", "completion", COMPLETION_ROWS, ""),
         (
@@ -297,8 +300,9 @@ def _short(name: str) -> str:
 def make_plots(reports: list[RunReport], out: Path) -> dict[str, str]:
     from matplotlib.figure import Figure
 
-    import tinylm.plots  # noqa: F401  (selects the Agg backend)
+    from tinylm.plots import prepare_fonts  # (importing it selects the Agg backend)
 
+    prepare_fonts(*(r.name for r in reports))  # run names label every plot
     plots: dict[str, str] = {}
     curves = [(r, read_metrics(r.metrics_file)) for r in reports if r.metrics_file]
     curves = [

@@ -132,6 +132,7 @@ def likelihood(run: LoadedRun, opts: SuiteOptions) -> dict[str, Any]:
     from tinylm.data.dataset import load_meta
     from tinylm.evalsuite.stories import split_stories
     from tinylm.evaluate import evaluate
+    from tinylm.framing import DESCRIPTIONS
 
     data = Path(opts.data)
     if data.is_dir() and load_meta(data).tokenizer_sha256 != run.tokenizer.sha256():
@@ -146,6 +147,7 @@ def likelihood(run: LoadedRun, opts: SuiteOptions) -> dict[str, Any]:
                 torch.float32,
                 opts.batch_size,
                 show_progress=opts.show_progress,
+                framing=run.framing,
             )
     else:
         result = evaluate(
@@ -156,8 +158,9 @@ def likelihood(run: LoadedRun, opts: SuiteOptions) -> dict[str, Any]:
             torch.float32,
             opts.batch_size,
             show_progress=opts.show_progress,
+            framing=run.framing,
         )
-    return result.as_dict()
+    return {**result.as_dict(), "framing": DESCRIPTIONS[result.framing]}
 
 
 def completion_summary(completions: list[Completion]) -> dict[str, Any]:

@@ -15,6 +15,7 @@ from typing import Any
 import gradio as gr
 
 from tinylm.errors import TinylmError
+from tinylm.framing import DESCRIPTIONS
 from tinylm.gui.context import GuiContext, Refresher, choices_update, status_html, wire_refresh
 from tinylm.run import CONFIG_FILE
 from tinylm.serve.workspace import read_json_dict
@@ -27,6 +28,7 @@ LABELS = {
     "bits_per_byte": "bits per byte",
     "tokens": "tokens",
     "bytes": "bytes",
+    "framing": "stories scored as",
 }
 
 
@@ -65,7 +67,9 @@ def render_report(result: dict[str, Any]) -> str:
     for key, value in result.items():
         if key in ("run", "data"):
             continue
-        if isinstance(value, float):
+        if key == "framing":
+            shown = DESCRIPTIONS.get(value, str(value))
+        elif isinstance(value, float):
             shown = f"{value:.4f}"
         elif isinstance(value, int):
             shown = f"{value:,}"

@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from tinylm.errors import TinylmError
+from tinylm.framing import DESCRIPTIONS, check_framing, run_framing
 from tinylm.run import load_run
 
 FORMAT_NAMES = {"hf": "Hugging Face", "llama2c": "llama2.c", "gguf": "GGUF"}
@@ -30,7 +31,7 @@ def export_run(
     if fmt == "hf":
         from tinylm.interop.hf import export_hf
 
-        export_hf(run.model, run.tokenizer, out_path, dtype)
+        export_hf(run.model, run.tokenizer, out_path, dtype, run.framing)
         return [
             f"exported {run.path} to {out_path} (LlamaForCausalLM, {dtype}, {_size(out_path)})",
             f"use it: transformers.pipeline('text-generation', model='{out_path}')",
@@ -61,12 +62,17 @@ def export_run(
     raise TinylmError(f"unknown export format '{fmt}'; choose one of {', '.join(FORMAT_NAMES)}")
 
 
-def import_model(source: str, out: str, tokenizer: str | None = None) -> str:
+def import_model(
+    source: str, out: str, tokenizer: str | None = None, framing: str | None = None
+) -> str:
+    """`framing` overrides the story framing the format implies (`tinylm.framing`)."""
     path = Path(source)
+    if framing is not None:
+        check_framing(framing)
     if path.is_dir():
         from tinylm.interop.hf import import_hf
 
-        run = import_hf(path, out, tokenizer)
+        run = import_hf(path, out, tokenizer, framing)
         what = "Hugging Face Llama"
     elif not path.exists():
         raise TinylmError(f"nothing to import: {path} does not exist")
@@ -87,14 +93,16 @@ def import_model(source: str, out: str, tokenizer: str | None = None) -> str:
                 f"{path}: a llama2.c checkpoint carries no tokenizer; pass --tokenizer "
                 "tok.model or tokenizer.bin (the one it was trained with)"
             )
-        run = import_llama2c(path, tokenizer, out)
+        run = import_llama2c(path, tokenizer, out, framing)
         what = "llama2.c"
     from tinylm.config import ModelConfig
     from tinylm.run import read_run_config, run_model_config
 
-    cfg: ModelConfig = run_model_config(read_run_config(run), str(run))
+    config = read_run_config(run)
+    cfg: ModelConfig = run_model_config(config, str(run))
     return (
         f"imported {what} model {path} -> {run} (dim {cfg.dim}, {cfg.n_layers} layers, "
         f"{cfg.n_heads} heads, {cfg.n_kv_heads} kv heads, vocab {cfg.vocab_size}, context "
-        f"{cfg.max_seq_len}); try: tinylm generate {run} --prompt 'Once upon a time'"
+        f"{cfg.max_seq_len}; stories framed {DESCRIPTIONS[run_framing(config)]}); "
+        f"try: tinylm generate {run} --prompt 'Once upon a time'"
     )

@@ -27,6 +27,7 @@ from tinylm.checkpoint import MODEL_FILE, model_tensors, read_tensors, save_tens
 from tinylm.config import ModelConfig
 from tinylm.errors import TinylmError
 from tinylm.fileio import atomic_write_json
+from tinylm.framing import BOS_EOS, check_framing
 from tinylm.interop.runs import check_new_folder, check_tokenizer_fits, write_imported_run
 from tinylm.run import TOKENIZER_FILE
 from tinylm.tokenizer import Tokenizer
@@ -45,6 +46,9 @@ PLAIN_VALUES: dict[str, tuple[Any, ...]] = {
     "n_routed_experts": (None, 0),
     "sliding_window": (None,),
 }
+
+# tinylm's own key in an exported config.json: the story framing the model was trained on.
+FRAMING_KEY = "tinylm_framing"
 
 
 # -- export -----------------------------------------------------------------------------------
@@ -111,7 +115,15 @@ def special_tokens(tokenizer: Tokenizer) -> dict[str, str]:
     return {k: v for k, v in found.items() if v is not None}
 
 
-def export_hf(model: nn.Module, tokenizer: Tokenizer, out: str | Path, dtype: str = "fp32") -> Path:
+def export_hf(
+    model: nn.Module,
+    tokenizer: Tokenizer,
+    out: str | Path,
+    dtype: str = "fp32",
+    framing: str = BOS_EOS,
+) -> Path:
+    """`framing` goes into config.json as `tinylm_framing` (transformers keeps unknown keys), so
+    importing the folder again scores the model as it was trained."""
     out = Path(out)
     check_new_folder(out)
     cfg: ModelConfig = model.config
@@ -125,7 +137,8 @@ def export_hf(model: nn.Module, tokenizer: Tokenizer, out: str | Path, dtype: st
         weights = model_tensors(model.state_dict(), cfg.tie_embeddings)
         tensors = {k: v.to(DTYPES[dtype]) for k, v in weights.items()}
         save_tensors(tmp / MODEL_FILE, tensors, {"format": "pt"})
-        atomic_write_json(tmp / "config.json", hf_config(cfg, tokenizer, dtype))
+        config = {**hf_config(cfg, tokenizer, dtype), FRAMING_KEY: framing}
+        atomic_write_json(tmp / "config.json", config)
         atomic_write_json(tmp / "generation_config.json", generation_config(cfg, tokenizer))
         tokenizer.save(tmp / TOKENIZER_FILE)
         specials = special_tokens(tokenizer)
@@ -249,8 +262,13 @@ def find_tokenizer(folder: Path) -> Path:
 
 
 def import_hf(
-    folder: str | Path, out: str | Path, tokenizer_path: str | Path | None = None
+    folder: str | Path,
+    out: str | Path,
+    tokenizer_path: str | Path | None = None,
+    framing: str | None = None,
 ) -> Path:
+    """A Llama folder's framing is not recorded in it; models in this ecosystem end a document
+    with EOS (generation stops there), so "bos+eos" unless `framing` says otherwise."""
     folder = Path(folder)
     if not folder.is_dir():
         raise TinylmError(f"Hugging Face model folder not found: {folder}")
@@ -263,4 +281,7 @@ def import_hf(
         )
     tokenizer = Tokenizer.load(tokenizer_path or find_tokenizer(folder))
     source = {"format": "hf", "path": str(folder), "tokenizer": str(tokenizer.source)}
-    return write_imported_run(out, cfg, tensors, tokenizer, source)
+    raw = json.loads((folder / "config.json").read_text(encoding="utf-8"))  # checked above
+    recorded = str(raw.get(FRAMING_KEY, BOS_EOS))
+    framing = framing or check_framing(recorded, f"{FRAMING_KEY} in {folder / 'config.json'}")
+    return write_imported_run(out, cfg, tensors, tokenizer, source, framing)

@@ -28,6 +28,7 @@ from torch import nn
 from tinylm.config import ModelConfig
 from tinylm.errors import TinylmError
 from tinylm.fileio import atomic_open
+from tinylm.framing import BOS
 from tinylm.interop.rope import halves_to_interleaved, interleaved_to_halves
 from tinylm.interop.runs import check_tokenizer_fits, write_imported_run
 from tinylm.interop.spm import (
@@ -41,7 +42,7 @@ from tinylm.interop.spm import (
     build_tokenizer,
 )
 from tinylm.interop.vocab import BYTE_PIECE, spm_vocab
-from tinylm.models.llama import rope_tables
+from tinylm.models.llama import cos_sin
 from tinylm.progress import Progress
 from tinylm.tokenizer import Tokenizer
 
@@ -209,8 +210,7 @@ def checkpoint_arrays(model: nn.Module) -> tuple[Header, list[torch.Tensor]]:
     def stack(name: str) -> list[torch.Tensor]:
         return [state[p + name] for p in layers]
 
-    cos, sin = rope_tables(cfg.head_dim, cfg.max_seq_len, cfg.rope_theta)
-    half = cfg.head_dim // 2
+    cos, sin = legacy_rope_tables(cfg.head_dim, cfg.max_seq_len, cfg.rope_theta)
     arrays = [
         state["model.embed_tokens.weight"],
         *stack("input_layernorm.weight"),
@@ -223,12 +223,22 @@ def checkpoint_arrays(model: nn.Module) -> tuple[Header, list[torch.Tensor]]:
         *stack("mlp.down_proj.weight"),
         *stack("mlp.up_proj.weight"),
         state["model.norm.weight"],
-        cos[:, :half],
-        sin[:, :half],
+        cos,
+        sin,
     ]
     if not cfg.tie_embeddings:
         arrays.append(state["lm_head.weight"])
     return header, arrays
+
+
+def legacy_rope_tables(
+    head_dim: int, max_len: int, theta: float
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The two RoPE tables [max_len, head_dim / 2] a version-0 file carries (run.c ignores
+    them), as llama2.c's export.py computes them, so that exporting an imported file gives
+    back its bytes."""
+    inv_freq = 1.0 / (theta ** (torch.arange(0, head_dim, 2)[: head_dim // 2].float() / head_dim))
+    return cos_sin(torch.outer(torch.arange(max_len), inv_freq).float())
 
 
 def write_checkpoint(path: str | Path, model: nn.Module) -> int:
@@ -333,13 +343,17 @@ def tokenizer_bin_bytes(tokenizer: Tokenizer, vocab_size: int) -> bytes:
 # -- import / export --------------------------------------------------------------------------
 
 
-def import_llama2c(model_path: str | Path, tokenizer_path: str | Path, out: str | Path) -> Path:
+def import_llama2c(
+    model_path: str | Path, tokenizer_path: str | Path, out: str | Path, framing: str | None = None
+) -> Path:
+    """llama2.c's pretokenizer writes BOS + story and never an EOS: the run's framing is "bos"
+    unless `framing` says otherwise."""
     model_path = Path(model_path)
     cfg, tensors = read_checkpoint(model_path)
     tokenizer = Tokenizer.load(tokenizer_path)
     check_tokenizer_fits(tokenizer, cfg.vocab_size, str(model_path))
     source = {"format": "llama2c", "path": str(model_path), "tokenizer": str(tokenizer_path)}
-    return write_imported_run(out, cfg, tensors, tokenizer, source)
+    return write_imported_run(out, cfg, tensors, tokenizer, source, framing or BOS)
 
 
 def export_llama2c(

@@ -14,6 +14,7 @@ import torch
 from tinylm.checkpoint import MODEL_FILE, save_model
 from tinylm.config import ModelConfig
 from tinylm.errors import TinylmError
+from tinylm.framing import check_framing
 from tinylm.models import build_model
 from tinylm.run import TOKENIZER_FILE, write_run_config
 from tinylm.tokenizer import Tokenizer
@@ -75,7 +76,10 @@ def write_imported_run(
     tensors: dict[str, torch.Tensor],
     tokenizer: Tokenizer,
     source: dict[str, Any],
+    framing: str,
 ) -> Path:
+    """`framing`: how the model's own training data framed each story (`tinylm.framing`), so
+    `tinylm eval` scores it the way it learned."""
     out = Path(out)
     check_new_folder(out)
     check_tokenizer_fits(tokenizer, cfg.vocab_size, source["path"])
@@ -86,7 +90,7 @@ def write_imported_run(
     try:
         save_model(tmp / MODEL_FILE, model, {"tinylm": "imported", "source": source["format"]})
         tokenizer.save(tmp / TOKENIZER_FILE)
-        write_run_config(tmp, cfg, None, {"source": source})
+        write_run_config(tmp, cfg, None, {"source": source, "framing": check_framing(framing)})
         if out.is_dir():
             out.rmdir()  # checked empty above
         os.replace(tmp, out)

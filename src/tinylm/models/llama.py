@@ -35,13 +35,25 @@ class RMSNorm(nn.Module):
         return self.weight * xf.type_as(x)
 
 
+def cos_sin(angles: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """cos and sin of fp32 angles, the same in every process. PyTorch's fp32 cos on the CPU
+    (MKL's vector math, split over the intra-op threads) gave a different last bit in one
+    process out of four on an Intel Xeon, so two runs of one command, or a run and its resumed
+    copy, drifted apart. On one thread it is stable and equals what PyTorch users get there."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        return angles.cos(), angles.sin()
+    finally:
+        torch.set_num_threads(threads)
+
+
 def rope_tables(head_dim: int, max_len: int, theta: float) -> tuple[torch.Tensor, torch.Tensor]:
     """cos, sin: [max_len, head_dim] in fp32, halves duplicated for the rotate-half layout."""
     inv_freq = 1.0 / (theta ** (torch.arange(0, head_dim, 2, dtype=torch.float32) / head_dim))
     t = torch.arange(max_len, dtype=torch.float32)
     freqs = torch.outer(t, inv_freq)  # [max_len, head_dim/2]
-    emb = torch.cat((freqs, freqs), dim=-1)
-    return emb.cos(), emb.sin()
+    return cos_sin(torch.cat((freqs, freqs), dim=-1))
 
 
 def rotate_half(x: torch.Tensor) -> torch.Tensor:

@@ -15,7 +15,6 @@ import ctypes
 import functools
 import hashlib
 import os
-import platform
 import shutil
 import subprocess
 import sys
@@ -24,6 +23,7 @@ from pathlib import Path
 
 import torch
 
+from tinylm.device import cpu_identity
 from tinylm.fileio import fsync_replace, temp_path_beside, tinylm_cache
 
 HERE = Path(__file__).parent
@@ -42,27 +42,41 @@ SIGNATURES = {
 }
 
 
-def _cpu_identity() -> str:
-    """What `-march=native` compiled for: a library built on one CPU may not run on another
-    sharing the same home directory."""
-    model = platform.processor()
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as f:
-            model += "".join({line: None for line in f if line.startswith(("model name", "flags"))})
-    except OSError:
-        pass
-    return f"{platform.machine()} {torch.backends.cpu.get_cpu_capability()} {model}"
+# -march=native: the machine's SIMD width; without it (SSE2 on x86-64) the attention kernel
+# measured slower than SDPA, so a compiler that refuses it means PyTorch's operators. -fopenmp
+# links libgomp.so.1, which resolves to the copy PyTorch already loaded (the same soname): one
+# OpenMP runtime, one team of threads.
+COMPILE_FLAGS = ("-O3", "-march=native", "-fopenmp", "-std=c++17", "-shared", "-fPIC")
+
+
+def compiler_identity(compiler: str) -> str:
+    """The compiler's resolved file, size and time: another compiler (or an upgrade) at the
+    same name builds another library, without running it on every start."""
+    found = shutil.which(compiler)
+    if found is None:
+        return compiler
+    real = Path(found).resolve()
+    stat = real.stat()
+    return f"{real} {stat.st_size} {stat.st_mtime_ns}"
+
+
+def build_key(compiler: str, flags: tuple[str, ...], cpu: str) -> str:
+    """The cache folder's name: everything the built library depends on (sources, compiler,
+    flags, CPU), so a cache shared between machines never hands one CPU another's build."""
+    digest = hashlib.sha256()
+    for source in (*SOURCES, *HEADERS):
+        digest.update(source.read_bytes())
+    for part in (compiler_identity(compiler), " ".join(flags), cpu):
+        digest.update(b"\0" + part.encode())
+    return digest.hexdigest()[:16]
 
 
 def _compile(compiler: str, target: Path) -> None:
     """Build under a temporary name and rename: concurrent processes (torchrun ranks) never
-    load a half-written library. -march=native gives the machine's SIMD width; without it
-    (SSE2 on x86-64) the attention kernel measured slower than SDPA, so a compiler that
-    refuses it means PyTorch's operators. -fopenmp links libgomp.so.1, which resolves to the
-    copy PyTorch already loaded (the same soname): one OpenMP runtime, one team of threads."""
+    load a half-written library."""
     tmp = temp_path_beside(target)
     try:
-        command = [compiler, "-O3", "-march=native", "-fopenmp", "-std=c++17", "-shared", "-fPIC"]
+        command = [compiler, *COMPILE_FLAGS]
         result = subprocess.run(
             [*command, *map(str, SOURCES), "-o", str(tmp)],
             capture_output=True,
@@ -83,11 +97,8 @@ def library() -> ctypes.CDLL | None:
     if shutil.which(compiler) is None:
         _say(f"no C++ compiler ('{compiler}') found")
         return None
-    digest = hashlib.sha256()
-    for source in (*SOURCES, *HEADERS):
-        digest.update(source.read_bytes())
-    digest.update(compiler.encode() + _cpu_identity().encode())
-    target = tinylm_cache("kernels") / digest.hexdigest()[:16] / LIBRARY_NAME
+    key = build_key(compiler, COMPILE_FLAGS, cpu_identity())
+    target = tinylm_cache("kernels") / key / LIBRARY_NAME
     try:
         if not target.exists():
             _compile(compiler, target)

@@ -20,6 +20,7 @@ import numpy as np
 
 from tinylm.data.clean.pipeline import CleanResult
 from tinylm.fileio import atomic_write_json, atomic_write_text, temp_path_beside
+from tinylm.plots import has_cjk, prepare_fonts
 
 
 def write_report(result: CleanResult, path: str | Path) -> Path:
@@ -76,17 +77,27 @@ def _plot_top_words(result: CleanResult, out: Path, n: int = 30) -> bool:
     if not top:
         return False
     words, counts = zip(*top, strict=True)
+    if not prepare_fonts(*words):
+        return False  # a chart of empty boxes; report.md lists the words (and stderr says why)
     fig, ax = plt.subplots(figsize=(7, max(3.0, 0.22 * len(top) + 1)), dpi=110)
     ax.barh(range(len(top))[::-1], counts, color="#55a868")
     ax.set_yticks(range(len(top))[::-1])
-    # CJK glyphs may be missing from the default font; the table in report.md has them too.
     ax.set_yticklabels(words, fontsize=8)
     ax.set_xlabel("occurrences")
-    ax.set_title(f"top {len(top)} words of {result.vocab_size:,}")
+    ax.set_title(f"top {len(top)} {_unit(result)} of {result.vocab_size:,}")
     ax.grid(axis="x", alpha=0.3)
     fig.tight_layout()
     _save(fig, out)
     return True
+
+
+def _unit(result: CleanResult) -> str:
+    """What the top "words" are: Chinese has no spaces, and the counter takes each Han
+    character as a word (no segmenter), so a Chinese corpus's top words are characters."""
+    top = [w for w, _ in result.top_words[:30]]
+    if sum(len(w) == 1 and has_cjk(w) for w in top) * 2 > len(top):
+        return "words (Chinese: characters, each counted as a word)"
+    return "words"
 
 
 def _md(text: object) -> str:
@@ -150,7 +161,8 @@ def _markdown(result: CleanResult, lengths_png: Path | None, words_png: Path | N
         if words_png:
             lines += ["", f"![top words]({words_png.name})"]
     if r.top_words:
-        lines += ["", "Top words: " + ", ".join(f"{w} ({c:,})" for w, c in r.top_words[:30])]
+        top = ", ".join(f"{w} ({c:,})" for w, c in r.top_words[:30])
+        lines += ["", f"Top {_unit(r)}: {top}"]
     lines += ["", "## Examples", ""]
     for s in r.steps:
         if not s.examples:
