@@ -19,21 +19,39 @@ def tiny(max_seq_len: int) -> torch.nn.Module:
     return build_model(cfg).eval()
 
 
-def greedy_by_full_recompute(model: torch.nn.Module, prompt: list[int], steps: int) -> list[int]:
-    """The slow reference: the whole window through the model for every token, no cache; when
-    the window is full it restarts from the last half of the text (as generate_tokens does)."""
+def full_recompute_logits(
+    model: torch.nn.Module, prompt: list[int], tokens: list[int]
+) -> list[torch.Tensor]:
+    """The slow reference: the logits for each of `tokens` with the whole window through the
+    model, no cache; when the window is full it restarts from the last half of the text (as
+    generate_tokens does)."""
     max_len = model.config.max_seq_len
     history = prompt[-max_len:]
     window = list(history)
     out = []
     with torch.no_grad():
-        for _ in range(steps):
+        for token in tokens:
             logits, _ = model(torch.tensor([window]))
-            token = int(logits[0, -1].argmax())
-            out.append(token)
+            out.append(logits[0, -1].float())
             history.append(token)
             window = history[-(max_len // 2) :] if len(window) == max_len else [*window, token]
     return out
+
+
+def assert_greedy_by_full_recompute(
+    model: torch.nn.Module, prompt: list[int], tokens: list[int], tie: float
+) -> None:
+    """Each token is the reference's argmax given the same history, or within `tie` of it (a
+    near-tie that two numeric paths, a cache and a full window, may order differently on
+    another CPU); a wrong cache picks tokens far below the argmax. Ties are rare: nearly all
+    tokens must be the argmax itself."""
+    argmax = 0
+    for step, (token, logits) in enumerate(
+        zip(tokens, full_recompute_logits(model, prompt, tokens), strict=True)
+    ):
+        assert float(logits[token]) >= float(logits.max()) - tie, (step, token, logits.argmax())
+        argmax += token == int(logits.argmax())
+    assert argmax >= 0.9 * len(tokens), (argmax, len(tokens))
 
 
 @pytest.mark.parametrize(("max_seq_len", "steps"), [(64, 30), (48, 100)])
@@ -43,7 +61,8 @@ def test_greedy_matches_full_recompute(max_seq_len, steps) -> None:
     prompt = list(range(10, 22))
     options = SamplingOptions(max_new_tokens=steps, temperature=0)
     fast = [int(t) for t in generate_tokens(model, prompt, options, eos_id=None)]
-    assert fast == greedy_by_full_recompute(model, prompt, steps)
+    assert len(fast) == steps
+    assert_greedy_by_full_recompute(model, prompt, fast, tie=1e-4)
 
 
 def test_cache_is_sized_to_the_request_and_no_step_is_wasted() -> None:
@@ -70,4 +89,5 @@ def test_bf16_weights_decode_over_an_fp32_cache_on_the_cpu() -> None:
     prompt = list(range(10, 22))
     options = SamplingOptions(max_new_tokens=30, temperature=0)
     fast = [int(t) for t in generate_tokens(model, prompt, options, eos_id=None)]
-    assert fast == greedy_by_full_recompute(model, prompt, 30)
+    # bf16 logits of this model are off by up to ~0.003 (their spread is ~0.17): 0.02 is a tie
+    assert_greedy_by_full_recompute(model, prompt, fast, tie=0.02)

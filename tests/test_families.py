@@ -334,8 +334,8 @@ def test_the_evaluation_report_scores_each_family(tmp_path, family_run, tinystor
     arch = json.loads((run / "config.json").read_text())["model"]["arch"]
     new_tokens = "160" if arch == "megabyte" else "40"
     result = run_cli(
-        "eval", str(run), "--report", str(out), "--data", str(held_out), "--prompts", "3",
-        "--samples", "2", "--max-new-tokens", new_tokens, "--grammar-pairs", "8",
+        "eval", str(run), "--report", str(out), "--data", str(held_out), "--prompts", "6",
+        "--samples", "4", "--max-new-tokens", new_tokens, "--grammar-pairs", "8",
         "--train-data", str(run.parent / "six.txt"), "--embedder", "tfidf", "--seed", "1",
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
@@ -344,11 +344,13 @@ def test_the_evaluation_report_scores_each_family(tmp_path, family_run, tinystor
     assert 0 < mine["likelihood"]["bits_per_byte"] < 8
     assert mine["grammar"]["pairs"] == 8
     # A model that learned six stories by heart writes their text again: less novel than the
-    # real endings of stories it never saw.
+    # real endings of stories it never saw. Over 24 completions: the rnn's 6 (3 beginnings x
+    # 2) had ranged from 0.51 to 0.86 with the seed against the reference's 0.89; 24 gave
+    # 0.67-0.80 against 0.88.
     assert mine["novelty"]["novelty"] < reference["novelty"]["novelty"]
     rows = [json.loads(x) for x in (out / "completions.jsonl").read_text().splitlines()]
     completions = [r for r in rows if r.get("run") == run.name]
-    assert len(completions) == 3 * 2 and all(r["text"].strip() for r in completions)
+    assert len(completions) == 6 * 4 and all(r["text"].strip() for r in completions)
 
 
 def test_another_familys_weights_are_refused_in_one_line(tmp_path, rnn_run) -> None:

@@ -90,11 +90,14 @@ def words_used(base: Path, sft: Path, prompts: int) -> tuple[float, float]:
 
 
 def test_finetuned_model_uses_requested_words_more_often(tuned) -> None:
-    # Fine-tuned at 3e-3 for 200 steps: 0.156 -> 0.256 on these 60 prompts and 0.160 -> 0.258
-    # on 150 (2026-11-23). At 1e-3 the gain was 0.02 on 150 prompts, and 30 prompts had
-    # ranged from 0.03 to 0.10 with the sampling seed, so a passing run had been luck.
-    before, after = words_used(tuned["base"], tuned["sft"], prompts=60)
-    assert after >= before + 0.05, (before, after)
+    # Fine-tuned at 3e-3 for 200 steps. The gain depends on the CPU (its training trajectory)
+    # and on the sampling seed: 0.10 on 60 and on 150 prompts on a Zen 5 (2026-11-23); on an
+    # AMX Xeon 0.072 / 0.111 / 0.072 on 60 prompts at seeds 0 / 1 / 2 and 0.076 on 150, and
+    # 0.072 / 0.094 / 0.072 and 0.080 under the AVX2/MKL dispatch (2026-12-03). 100 prompts
+    # and a bar of 0.035 leave 3 standard deviations of that spread on either side: the
+    # measured gains pass, and a fine-tune that teaches nothing (gain ~0) fails.
+    before, after = words_used(tuned["base"], tuned["sft"], prompts=100)
+    assert after >= before + 0.035, (before, after)
     sft = metrics(tuned["sft"])
     val = [r["val_loss"] for r in sft if "val_loss" in r]
     assert val[-1] < val[0] - 0.3, val  # story loss on held-out records fell

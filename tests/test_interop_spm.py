@@ -118,8 +118,12 @@ def test_prepare_train_and_generate_with_a_sentencepiece_model(tmp_path) -> None
     lm = tinylm.load(str(run))
     assert lm.tokenizer.vocab_size == 5000 and lm.model_config.vocab_size == 5000
     assert lm.tokenizer.encode(stories[0]) == reference.encode(stories[0])
-    text = lm.generate("从前", max_new_tokens=40, temperature=0.8, seed=0)
-    assert text.startswith("从前") and sum("\u4e00" <= ch <= "\u9fff" for ch in text) >= 10
+    # Chinese comes out, by the statistics of 16 samples: one sampled story of a model trained
+    # 25 steps may be mostly punctuation or end early (3 to 39 Han characters by seed).
+    texts = lm.generate("从前", max_new_tokens=40, temperature=0.8, seed=0, num_samples=16)
+    assert all(text.startswith("从前") for text in texts)
+    han = [sum("\u4e00" <= ch <= "\u9fff" for ch in text) for text in texts]
+    assert sum(han) / len(han) >= 15, han  # measured 29 on average (40 tokens each)
 
 
 def test_a_broken_model_file_is_refused(tmp_path) -> None:
