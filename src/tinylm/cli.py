@@ -339,7 +339,9 @@ def cmd_generate(args: argparse.Namespace) -> None:
         args.prompt = render_prompt(
             make_record(args.words or "", args.features or "", args.summary, args.sentence)
         )
-    run = load_run(args.run, device=args.device, dtype=args.dtype, compile=args.compile)
+    run = load_run(
+        args.run, args.device, args.dtype, compile=args.compile, batch=args.num_samples
+    )
     if args.compile:
         # stderr, so a redirected story stays clean
         print(

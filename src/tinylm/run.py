@@ -190,11 +190,16 @@ def check_run(run_dir: str | Path) -> Path:
 
 
 def load_run(
-    run_dir: str | Path, device: str = "cpu", dtype: str = "fp32", compile: bool = False
+    run_dir: str | Path,
+    device: str = "cpu",
+    dtype: str = "fp32",
+    compile: bool = False,
+    batch: int = 1,
 ) -> LoadedRun:
     """The run's model and tokenizer on `device`, weights in `dtype` (fp32, bf16, fp16: half
     the memory traffic per decoded token; auto: what decodes this model fastest here, measured
-    by `tinylm.precision`); `compile` makes generation use a compiled step."""
+    by `tinylm.precision` for `batch` streams); `compile` makes generation use a compiled
+    step."""
     run = check_run(run_dir)
     config = read_run_config(run)
     model_cfg = run_model_config(config, str(run / CONFIG_FILE))
@@ -211,7 +216,7 @@ def load_run(
     if dtype == "auto":
         from tinylm.precision import decoding_dtype
 
-        model.to(dtype=decoding_dtype(model, dev))
+        model.to(dtype=decoding_dtype(model, dev, batch, compile))
     else:
         model.to(dtype=resolve_dtype(dtype, dev))
     return LoadedRun(run, model, tokenizer, config, dev, compile=compile)
