@@ -23,9 +23,10 @@ os.environ.setdefault("TQDM_DISABLE", "1")  # the peer's sampling loop draws a t
 
 import torch
 
-from tinylm.config import PRESETS, ModelConfig
+from tinylm.config import ModelConfig
 from tinylm.generate import SamplingOptions, generate_tokens
 from tinylm.models import build_model, count_parameters
+from tinylm.presets import PRESETS
 
 VOCAB = 260  # tinylm's byte ids: 3 specials + 256 bytes + pad
 

@@ -23,8 +23,8 @@ from pathlib import Path
 
 from families import SHARED_TINYSTORIES, tinylm, train_for_time_and_score
 
-from tinylm.config import PRESETS
 from tinylm.plots import read_metrics
+from tinylm.presets import PRESETS
 
 # name -> `tinylm train` flags on top of the preset; "preset" is the preset's own defaults.
 # The 260k preset's defaults were chosen with this table (docs/benchmarks.md); the llama2.c row

@@ -16,9 +16,9 @@ from tinylm.config import ModelConfig
 from tinylm.generate import SamplingOptions
 from tinylm.gui.browser import free_port, start_tinylm, stop_process, wait_until_up
 from tinylm.interop.runs import write_imported_run
+from tinylm.interop.tokenizer_files import load_tokenizer_file
 from tinylm.models import build_model
 from tinylm.serve.engine import Engine
-from tinylm.tokenizer import Tokenizer
 
 # run name -> a prompt in its language
 PROMPTS = {
@@ -37,7 +37,7 @@ def runs(tmp_path_factory, trained_run, stories260k):
     root = tmp_path_factory.mktemp("paths") / "runs"
     shutil.copytree(trained_run, root / "bpe")
     shutil.copytree(stories260k, root / "spm")
-    tokenizer = Tokenizer.load(shared_file("llama2c/tok5000-zh.model"))
+    tokenizer = load_tokenizer_file(shared_file("llama2c/tok5000-zh.model"))
     cfg = ModelConfig(dim=64, n_layers=2, n_heads=4, vocab_size=5000, max_seq_len=128)
     torch.manual_seed(0)
     tensors = build_model(cfg).state_dict()

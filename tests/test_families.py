@@ -15,12 +15,13 @@ from test_train import _assert_resumed_exactly, _kill_and_resume
 
 import tinylm
 from tinylm.checkpoint import save_model
-from tinylm.config import PRESETS, ModelConfig, build_configs, model_config_from_dict
+from tinylm.config import ModelConfig, build_configs, model_config_from_dict
 from tinylm.data.dataset import load_meta, open_tokens
 from tinylm.data.prepare import prepare
 from tinylm.errors import TinylmError
 from tinylm.generate import SamplingOptions, generate_tokens
 from tinylm.models import build_model, count_parameters
+from tinylm.presets import PRESETS
 from tinylm.tokenizer import Tokenizer, byte_tokenizer
 from tinylm.trainer import Trainer
 

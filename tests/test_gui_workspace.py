@@ -20,8 +20,8 @@ from tinylm.errors import TinylmError
 from tinylm.gui.browser import free_port, wait_until_up
 from tinylm.gui.jobfile import read_job
 from tinylm.gui.jobs import Jobs, TrainRequest
+from tinylm.gui.workspace import Workspace, safe_file_name
 from tinylm.serve.prompts import chat_prompt, instruct_prompt, supports_instruct
-from tinylm.serve.workspace import Workspace, safe_file_name
 from tinylm.tokenizer import byte_tokenizer, train_tokenizer
 
 

@@ -12,6 +12,7 @@ from conftest import first_stories, run_cli, shared_file
 
 import tinylm
 from tinylm.config import build_configs
+from tinylm.interop.tokenizer_files import load_tokenizer_file
 from tinylm.synth import generate_stories
 from tinylm.tokenizer import StreamDecoder, Tokenizer
 from tinylm.trainer import Trainer
@@ -42,7 +43,7 @@ def assert_like_sentencepiece(model_path, tokenizer: Tokenizer, texts: list[str]
 
 def test_tok512_encodes_english_like_sentencepiece(tinystories_v1, tinystories_v2) -> None:
     model = shared_file("llama2c/tok512.model")
-    tokenizer = Tokenizer.load(model)
+    tokenizer = load_tokenizer_file(model)
     assert (tokenizer.vocab_size, tokenizer.bos_id, tokenizer.eos_id) == (512, 1, 2)
     assert tokenizer.byte_ids == list(range(3, 259))
     stories = first_stories(tinystories_v1, 1500) + first_stories(tinystories_v2, 1500)
@@ -51,7 +52,7 @@ def test_tok512_encodes_english_like_sentencepiece(tinystories_v1, tinystories_v
 
 def test_tok5000_encodes_chinese_like_sentencepiece(chinese_csv) -> None:
     model = shared_file("llama2c/tok5000-zh.model")
-    tokenizer = Tokenizer.load(model)
+    tokenizer = load_tokenizer_file(model)
     assert tokenizer.vocab_size == 5000
     simplified = [s.text for s in generate_stories("zh", 800, seed=11)]
     traditional = first_stories(chinese_csv, 800)  # many characters fall back to bytes
@@ -59,7 +60,7 @@ def test_tok5000_encodes_chinese_like_sentencepiece(chinese_csv) -> None:
 
 
 def test_llama2c_tokenizer_bin_encodes_like_its_sentencepiece_model(tinystories_v2) -> None:
-    bin_tokenizer = Tokenizer.load(shared_file("llama2c/tok512.bin"))
+    bin_tokenizer = load_tokenizer_file(shared_file("llama2c/tok512.bin"))
     model = shared_file("llama2c/tok512.model")
     assert bin_tokenizer.vocab_size == 512
     assert_like_sentencepiece(model, bin_tokenizer, first_stories(tinystories_v2, 1500))
@@ -68,7 +69,7 @@ def test_llama2c_tokenizer_bin_encodes_like_its_sentencepiece_model(tinystories_
 def test_stream_keeps_the_space_after_the_prompt() -> None:
     """sentencepiece decoders strip a leading space, so decoding the continuation on its own
     glues it to the prompt ("there" + "was"); streaming decodes it after the prompt."""
-    tokenizer = Tokenizer.load(shared_file("llama2c/tok512.model"))
+    tokenizer = load_tokenizer_file(shared_file("llama2c/tok512.model"))
     prompt = "Once upon a time there"
     prompt_ids = tokenizer.encode(prompt, bos=True)
     full = tokenizer.encode("Once upon a time there was a little dog. He said hello.", bos=True)

@@ -5,9 +5,10 @@ from __future__ import annotations
 import pytest
 import torch
 
-from tinylm.config import PRESETS, ModelConfig, build_configs, load_toml
+from tinylm.config import ModelConfig, build_configs, load_toml
 from tinylm.errors import TinylmError
 from tinylm.models import build_model, count_parameters, fused_loss
+from tinylm.presets import PRESETS
 
 
 def small(**overrides) -> ModelConfig:

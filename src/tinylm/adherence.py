@@ -342,7 +342,7 @@ def has_feature(feature: str, story: str, lang: str | None = None) -> bool:
     raise ValueError(f"no check for feature {feature!r}")
 
 
-def _units(text: str, lang: str) -> list[str]:
+def units(text: str, lang: str) -> list[str]:
     if lang == "zh":
         return [ch for ch in text if _HAN.match(ch) or ch.isalnum()]
     return _en_words(text)
@@ -361,7 +361,7 @@ def _lcs(a: list[str], b: list[str]) -> int:
 def rouge_l(candidate: str, reference: str, lang: str | None = None) -> tuple[float, float]:
     """(F1, recall) of ROUGE-L between a candidate text and a reference."""
     lang = lang or text_lang(reference)
-    cand, ref = _units(candidate, lang), _units(reference, lang)
+    cand, ref = units(candidate, lang), units(reference, lang)
     if not cand or not ref:
         return 0.0, 0.0
     lcs = _lcs(cand, ref)

@@ -11,6 +11,7 @@ import errno
 import json
 import os
 import re
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +21,7 @@ from safetensors.torch import save_file
 from torch import nn
 
 from tinylm.errors import TinylmError
-from tinylm.fileio import atomic_write_json, fsync_replace, sha256_file, temp_path_beside
+from tinylm.fileio import atomic_write_json, fsync_dir, fsync_replace, sha256_file, temp_path_beside
 
 MODEL_FILE = "model.safetensors"
 TRAINER_STATE_FILE = "trainer_state.safetensors"
@@ -91,8 +92,10 @@ def check_model_tensors(
     tensors: dict[str, torch.Tensor],
     expected: dict[str, torch.Tensor],
     tied: bool,
+    why: str = "it comes from another architecture or config",
 ) -> None:
-    """Refuse, in one clear line, a checkpoint whose names or shapes do not fit the model."""
+    """Refuse, in one clear line, weights whose names or shapes do not fit the model (`why`:
+    the likely reason, for the message)."""
     if tied:
         expected = {k: v for k, v in expected.items() if k != "lm_head.weight"}
         tensors = {k: v for k, v in tensors.items() if k != "lm_head.weight"}
@@ -102,13 +105,13 @@ def check_model_tensors(
         detail = f"missing {missing[0]}" if missing else f"unexpected {unexpected[0]}"
         raise TinylmError(
             f"{path} does not fit this model ({detail}, {len(missing)} missing, "
-            f"{len(unexpected)} unexpected tensors); it comes from another architecture or config"
+            f"{len(unexpected)} unexpected tensors); {why}"
         )
     for name, tensor in tensors.items():
         if tuple(tensor.shape) != tuple(expected[name].shape):
             raise TinylmError(
                 f"{path} does not fit this model: {name} has shape {tuple(tensor.shape)}, "
-                f"the config needs {tuple(expected[name].shape)}"
+                f"the config needs {tuple(expected[name].shape)}; {why}"
             )
 
 
@@ -184,3 +187,134 @@ def checkpoint_problem(checkpoint_dir: Path) -> str | None:
         if sha256_file(path) != expected.get("sha256"):
             return f"{name} does not match its sha256 in the manifest"
     return None
+
+
+# -- checkpoint folders: RUN/checkpoints/step-N/ ----------------------------------------------
+
+CHECKPOINTS_DIR = "checkpoints"
+
+
+def checkpoint_dirs(run_dir: Path) -> list[Path]:
+    """Complete checkpoint folders of a run, newest first (temp folders of a save cut short are
+    not among them)."""
+    root = run_dir / CHECKPOINTS_DIR
+    if not root.is_dir():
+        return []
+    done = [p for p in root.glob("step-*") if p.is_dir() and not p.name.endswith(".tmp")]
+    return sorted(done, reverse=True)
+
+
+def resumable_checkpoint(run_dir: Path) -> tuple[Path | None, list[str]]:
+    """The newest checkpoint whose files match their manifest, and notes on any skipped."""
+    notes = []
+    candidates = checkpoint_dirs(run_dir)
+    for path in candidates:
+        problem = checkpoint_problem(path)
+        if problem is None:
+            return path, notes
+        notes.append(f"checkpoint {path.name} is damaged ({problem}); skipped")
+    if candidates:
+        raise TinylmError(
+            f"no intact checkpoint in {run_dir / CHECKPOINTS_DIR} ({notes[0]}); "
+            "the run cannot be resumed, start a new one"
+        )
+    return None, notes
+
+
+def write_checkpoint(
+    run_dir: Path,
+    step: int,
+    arch: str,
+    tied: bool,
+    model_state: dict[str, torch.Tensor],
+    optim_state: dict[str, Any],
+    extra: dict[str, torch.Tensor],
+    trainer_json: str,
+    keep: int,
+) -> Path:
+    """checkpoints/step-N/ (weights; optimizer state, `extra` tensors such as RNG states and the
+    trainer's JSON; a manifest) under a temp name, renamed into place whole, then the run's own
+    model.safetensors refreshed from it and older checkpoints beyond `keep` dropped. A full
+    disk is one line naming the checkpoint that is intact."""
+    root = run_dir / CHECKPOINTS_DIR
+    final = root / f"step-{step:08d}"
+    tmp = root / f".{final.name}.tmp"
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir()
+        meta = {"step": str(step), "tinylm": "checkpoint", "arch": arch}
+        save_tensors(tmp / MODEL_FILE, model_tensors(model_state, tied), {"format": "pt", **meta})
+        tensors, groups = optimizer_tensors(optim_state)
+        tensors.update(extra)
+        save_tensors(
+            tmp / TRAINER_STATE_FILE,
+            tensors,
+            {"optimizer": groups, "trainer": trainer_json, **meta},
+        )
+        write_manifest(tmp, step)
+        fsync_dir(tmp)
+        if final.exists():
+            shutil.rmtree(final)
+        os.replace(tmp, final)  # the moment the checkpoint exists, whole
+        fsync_dir(root)
+        link_tmp = run_dir / f".{MODEL_FILE}.tmp"
+        link_tmp.unlink(missing_ok=True)
+        try:
+            os.link(final / MODEL_FILE, link_tmp)  # same bytes, no extra disk
+        except OSError:
+            shutil.copyfile(final / MODEL_FILE, link_tmp)
+        os.replace(link_tmp, run_dir / MODEL_FILE)
+    except OSError as exc:
+        shutil.rmtree(tmp, ignore_errors=True)
+        previous = next((p.name for p in checkpoint_dirs(run_dir) if p != final), None)
+        kept = f"the previous checkpoint {previous} is intact" if previous else "none saved yet"
+        raise TinylmError(
+            f"could not save checkpoint step {step} in {root} "
+            f"({exc.strerror or exc}); {kept}; free space and continue with --resume"
+        ) from None
+    older = [p for p in checkpoint_dirs(run_dir) if p != final]
+    for old in older[keep - 1 :]:
+        shutil.rmtree(old, ignore_errors=True)
+    return final
+
+
+def read_checkpoint(
+    path: Path, expected: dict[str, torch.Tensor], tied: bool
+) -> tuple[dict[str, torch.Tensor], dict[str, Any], dict[str, torch.Tensor], dict[str, Any]]:
+    """A checkpoint folder's (weights, optimizer state, other tensors, trainer JSON); weights
+    of another model (`expected`: the state dict it must fit) are refused in one line."""
+    weights, _ = read_tensors(path / MODEL_FILE)
+    check_model_tensors(path / MODEL_FILE, weights, expected, tied)
+    tensors, meta = read_tensors(path / TRAINER_STATE_FILE)
+    try:
+        optim_state = optimizer_state_from(tensors, meta["optimizer"])
+        state = json.loads(meta["trainer"])
+    except (KeyError, ValueError) as exc:
+        raise TinylmError(f"{path} holds a damaged trainer state ({exc}); cannot resume") from None
+    return weights, optim_state, tensors, state
+
+
+def check_checkpoint_room(run_dir: Path, parameters: int, keep: int) -> None:
+    """Refuse to start a run that could not save: an unwritable folder or too little space."""
+    probe = run_dir / ".tinylm-write-test"
+    try:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        probe.write_bytes(b"\0" * 4096)
+        probe.unlink()
+    except OSError as exc:
+        raise TinylmError(
+            f"cannot write to --out {run_dir} ({exc.strerror or exc}); choose a writable folder"
+        ) from None
+    # weights + two AdamW moments in fp32; while saving, one more checkpoint than kept
+    per_checkpoint = parameters * 4 * 3 + (1 << 20)
+    footprint = per_checkpoint * (keep + 1)
+    existing = sum(f.stat().st_size for d in checkpoint_dirs(run_dir) for f in d.iterdir())
+    need = max(per_checkpoint, footprint - existing)
+    free = shutil.disk_usage(run_dir).free
+    if free < need:
+        raise TinylmError(
+            f"not enough free space in {run_dir}: saving needs about {need / 1e6:,.0f} MB more "
+            f"({keep + 1} checkpoints of {per_checkpoint / 1e6:,.0f} MB),"
+            f" {free / 1e6:,.0f} MB are free; free space or choose another --out"
+        )

@@ -1,17 +1,18 @@
-"""Model and training configuration: dataclasses, presets, TOML files and validation.
-
-Precedence is preset < config file < command-line flags, so a preset is only ever a starting point.
-"""
+"""Model and training configuration: the dataclasses, TOML files, validation, and the one
+resolver (`resolve_configs`) that turns preset, base run, saved run, config file and flags into
+the final configs."""
 
 from __future__ import annotations
 
 import re
 import tomllib
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
 from tinylm.errors import TinylmError, did_you_mean
+from tinylm.presets import check_preset_arch, preset
+from tinylm.settings import MAX_SEED, check_all, check_keys, coerce, setting
 
 ARCHES = ("llama", "rnn", "megabyte")
 RNN_CELLS = ("lstm", "gru")
@@ -60,6 +61,21 @@ ARCH_DEFAULTS: dict[str, dict[str, Any]] = {
         _TRANSFORMER_DEFAULTS, patch_size=4, local_dim=128, local_layers=2, local_heads=4
     ),
 }
+
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|sec|m|min|h|hr|d)?\s*$")
+
+
+def parse_duration(text: str) -> float:
+    """'90', '90s', '10m', '1.5h' -> seconds."""
+    match = _DURATION.match(text)
+    if not match:
+        raise TinylmError(f"'{text}' is not a duration; use e.g. 90s, 10m or 2h")
+    scale = {None: 1, "s": 1, "sec": 1, "m": 60, "min": 60, "h": 3600, "hr": 3600, "d": 86400}
+    seconds = float(match.group(1)) * scale[match.group(2)]
+    if seconds <= 0:
+        raise TinylmError(f"a duration must be positive, got '{text}'")
+    return seconds
 
 
 def swiglu_hidden_dim(dim: int, multiple_of: int) -> int:
@@ -192,271 +208,103 @@ class ModelConfig:
             )
 
 
+DTYPES = ("auto", "fp32", "bf16", "fp16")
+OPTIMIZERS = ("adamw", "muon")
+NAN_POLICIES = ("skip", "rollback", "stop")
+PARALLEL = ("ddp", "fsdp")
+_DEVICE = re.compile(r"^(auto|cpu|cuda|mps|cuda:\d+)$")
+
+
 @dataclass
 class TrainConfig:
-    batch_size: int = 32
-    grad_accum: int = 4
-    lr: float = 5e-4
-    min_lr: float | None = None  # None: lr / 10, the Chinchilla/llama2.c convention
-    warmup: int = 1000
-    weight_decay: float = 0.1
-    optimizer: str = "adamw"  # or muon: Muon for hidden matrices, AdamW for the rest
-    beta1: float = 0.9
-    beta2: float = 0.95
-    grad_clip: float = 1.0
-    max_steps: int | None = None
-    time_budget: float | None = None  # seconds; turned into max_steps after timing a few steps
-    eval_every: int = 250
-    eval_batches: int = 20
-    save_every: int = 500
-    sample_every: int | None = None  # None: every eval
-    sample_tokens: int = 120
-    log_every: int = 10
-    device: str = "auto"
-    dtype: str = "auto"
-    compile: bool = False
-    seed: int = 1337
-    parallel: str = "ddp"  # under torchrun: ddp, or fsdp to shard model and optimizer state
-    keep_checkpoints: int = 1
-    on_nan: str = "skip"  # a NaN/Inf loss or gradient: skip the update, rollback, or stop
-    max_bad_steps: int = 10  # consecutive skipped steps (or rollbacks) before giving up
+    """Every training setting, declared once (`tinylm.settings`): the flags of `tinylm train`
+    and `finetune`, the [train] keys of a TOML file, the GUI's fields and what config.json
+    records all come from these fields."""
+
+    batch_size: int = setting(
+        32, "sequences per micro-batch (per process)", above=0, gui="batch size"
+    )
+    grad_accum: int = setting(
+        4, "micro-batches per optimizer step", above=0, gui="grad accumulation"
+    )
+    lr: float = setting(5e-4, "peak learning rate", above=0, gui="learning rate")
+    min_lr: float | None = setting(
+        None, "learning rate the cosine decay ends at (default: lr / 10)", minimum=0
+    )
+    warmup: int = setting(1000, "linear warm-up", unit="steps", minimum=0, gui="warm-up steps")
+    weight_decay: float = setting(0.1, "AdamW weight decay", minimum=0)
+    optimizer: str = setting(
+        "adamw",
+        "muon: Muon for the hidden matrices, AdamW for the rest",
+        choices=OPTIMIZERS,
+    )
+    beta1: float = setting(0.9, "AdamW beta1", minimum=0, maximum=0.999999)
+    beta2: float = setting(0.95, "AdamW beta2", minimum=0, maximum=0.999999)
+    grad_clip: float = setting(1.0, "clip the gradient norm to this (0: off)", minimum=0)
+    max_steps: int | None = setting(None, "optimizer steps to train", above=0, gui="max steps")
+    time_budget: float | None = setting(
+        None,
+        "train for this long, e.g. 90s, 10m, 2h (a few steps are timed to size the run; a "
+        "config file may give seconds)",
+        above=0,
+        parse=parse_duration,
+        gui="time budget (90s, 10m, 2h)",
+    )
+    eval_every: int = setting(
+        250, "validate every N steps", unit="steps", above=0, gui="evaluate every"
+    )
+    eval_batches: int = setting(20, "batches per validation", above=0)
+    save_every: int = setting(500, "checkpoint every N steps", unit="steps", above=0)
+    sample_every: int | None = setting(
+        None, "write a sample story every N steps (default: at every validation)", above=0
+    )
+    sample_tokens: int = setting(120, "new tokens per sample story", minimum=0)
+    log_every: int = setting(10, "progress line every N steps", unit="steps", above=0)
+    device: str = setting(
+        "auto", "auto, cpu, cuda, cuda:N or mps", gui="device", offered=("auto", "cpu", "cuda")
+    )
+    dtype: str = setting("auto", "precision (auto: measured, see README)", choices=DTYPES)
+    compile: bool = setting(False, "torch.compile the model")
+    seed: int = setting(1337, "random seed", minimum=0, maximum=MAX_SEED, gui="seed")
+    parallel: str = setting(
+        "ddp", "under torchrun: fsdp shards model and optimizer state", choices=PARALLEL
+    )
+    keep_checkpoints: int = setting(1, "how many checkpoints to keep", above=0)
+    on_nan: str = setting(
+        "skip",
+        "a NaN/Inf loss or gradient: skip the update, roll back to the last checkpoint with "
+        "half the LR, or stop",
+        choices=NAN_POLICIES,
+    )
+    max_bad_steps: int = setting(10, "consecutive skips or rollbacks before giving up", above=0)
     # Instruct data (`data prepare --instruct`) carries a loss mask; True trains on the stories
     # only, False on everything (prompts included). Data without a mask ignores this.
-    loss_mask: bool = True
+    loss_mask: bool = setting(
+        True,
+        "on instruct data, train on every token, not only the stories",
+        flag="--no-mask",
+        flag_sets=False,
+    )
 
     def __post_init__(self) -> None:
         if self.min_lr is None:
             self.min_lr = self.lr / 10
 
     def validate(self) -> None:
-        for name in (
-            "batch_size",
-            "grad_accum",
-            "eval_every",
-            "eval_batches",
-            "save_every",
-            "keep_checkpoints",
-            "max_bad_steps",
-        ):
-            if getattr(self, name) <= 0:
-                raise TinylmError(f"train {name} must be positive, got {getattr(self, name)}")
-        if self.lr <= 0:
-            raise TinylmError(f"--lr must be positive, got {self.lr}")
-        if self.min_lr < 0 or self.min_lr > self.lr:
+        check_all(self)
+        if self.min_lr > self.lr:
             raise TinylmError(f"--min-lr must be in [0, lr={self.lr}], got {self.min_lr}")
-        if self.warmup < 0:
-            raise TinylmError(f"--warmup must be >= 0, got {self.warmup}")
-        if self.grad_clip < 0:
-            raise TinylmError(f"--grad-clip must be >= 0 (0 disables), got {self.grad_clip}")
-        if self.max_steps is not None and self.max_steps <= 0:
-            raise TinylmError(f"--max-steps must be positive, got {self.max_steps}")
-        if self.time_budget is not None and self.time_budget <= 0:
-            raise TinylmError(f"--time-budget must be positive, got {self.time_budget}")
-        if self.device not in ("auto", "cpu", "cuda", "mps") and not self.device.startswith(
-            "cuda:"
-        ):
+        if not _DEVICE.match(self.device):
             raise TinylmError(f"--device must be auto, cpu, cuda or cuda:N, got '{self.device}'")
-        if self.parallel not in ("ddp", "fsdp"):
-            raise TinylmError(
-                f"--parallel must be ddp or fsdp, got '{self.parallel}'"
-                f"{did_you_mean(self.parallel, ('ddp', 'fsdp'))}"
-            )
-        if self.optimizer not in OPTIMIZERS:
-            raise TinylmError(
-                f"--optimizer must be one of {', '.join(OPTIMIZERS)}, got '{self.optimizer}'"
-                f"{did_you_mean(self.optimizer, OPTIMIZERS)}"
-            )
         if self.optimizer == "muon" and self.parallel == "fsdp":
             raise TinylmError(
                 "--optimizer muon orthogonalises whole matrices, which FSDP shards across "
                 "processes; use --parallel ddp with muon"
             )
-        if self.on_nan not in NAN_POLICIES:
-            raise TinylmError(
-                f"--on-nan must be one of {', '.join(NAN_POLICIES)}, got '{self.on_nan}'"
-                f"{did_you_mean(self.on_nan, NAN_POLICIES)}"
-            )
-        if self.dtype not in DTYPES:
-            raise TinylmError(
-                f"--dtype must be one of {', '.join(DTYPES)}, got '{self.dtype}'"
-                f"{did_you_mean(self.dtype, DTYPES)}"
-            )
-
-
-DTYPES = ("auto", "fp32", "bf16", "fp16")
-OPTIMIZERS = ("adamw", "muon")
-NAN_POLICIES = ("skip", "rollback", "stop")
-
-
-@dataclass
-class Preset:
-    description: str
-    model: dict[str, Any]
-    train: dict[str, Any] = field(default_factory=dict)
-
-
-PRESETS: dict[str, Preset] = {
-    "260k": Preset(
-        "llama2.c's stories260K shape",
-        dict(
-            dim=64,
-            n_layers=5,
-            n_heads=8,
-            n_kv_heads=4,
-            vocab_size=512,
-            max_seq_len=512,
-            multiple_of=4,
-        ),
-        # benchmarks/recipe.py: within 2- and 10-minute CPU budgets, batch 16 without
-        # accumulation at 3x llama2.c's lr reaches 0.9-1.8 nats lower held-out loss than
-        # llama2.c's batch 32 x 4 at 1e-3 (more, smaller steps); docs/benchmarks.md.
-        dict(batch_size=16, grad_accum=1, lr=3e-3, warmup=200),
-    ),
-    "1m": Preset(
-        "about 1M parameters, the student-project scale",
-        dict(
-            dim=128,
-            n_layers=5,
-            n_heads=8,
-            n_kv_heads=4,
-            vocab_size=1024,
-            max_seq_len=256,
-            multiple_of=8,
-        ),
-        # benchmarks/recipe.py, 6 CPU minutes: 1.791 nats held-out against 2.644 with the
-        # batch 32 x 2 at 1e-3 this preset had (937 steps against 208); docs/benchmarks.md.
-        dict(batch_size=16, grad_accum=1, lr=3e-3, warmup=200),
-    ),
-    "15m": Preset(
-        "llama2.c's stories15M shape",
-        dict(dim=288, n_layers=6, n_heads=6, vocab_size=32000, max_seq_len=256),
-        # benchmarks/recipe.py, 6 CPU minutes: 2.009 nats held-out against 3.799 with
-        # llama2.c's batch 32 x 4 at 5e-4 (318 steps against 43); docs/benchmarks.md.
-        dict(batch_size=16, grad_accum=1, lr=1.5e-3, warmup=1000),
-    ),
-    "42m": Preset(
-        "llama2.c's stories42M shape",
-        dict(dim=512, n_layers=8, n_heads=8, vocab_size=32000, max_seq_len=1024),
-        dict(batch_size=16, grad_accum=8, lr=5e-4, warmup=1000),
-    ),
-    "110m": Preset(
-        "llama2.c's stories110M shape",
-        dict(dim=768, n_layers=12, n_heads=12, vocab_size=32000, max_seq_len=1024),
-        dict(batch_size=8, grad_accum=16, lr=5e-4, warmup=1000),
-    ),
-    "zh-110m": Preset(
-        "TinyStoriesChinese-110M recipe (vocab 5000)",
-        dict(dim=768, n_layers=12, n_heads=12, vocab_size=5000, max_seq_len=1024, dropout=0.0),
-        dict(batch_size=4, grad_accum=128, lr=5e-4, warmup=1000, grad_clip=1.0),
-    ),
-    "rnn-1m": Preset(
-        "LSTM baseline, matched to 1m",
-        dict(arch="rnn", rnn_cell="lstm", dim=224, n_layers=2, vocab_size=1024, max_seq_len=256),
-        dict(batch_size=32, grad_accum=2, lr=2e-3, warmup=100),
-    ),
-    "gru-1m": Preset(
-        "GRU baseline, matched to 1m",
-        dict(arch="rnn", rnn_cell="gru", dim=256, n_layers=2, vocab_size=1024, max_seq_len=256),
-        dict(batch_size=32, grad_accum=2, lr=2e-3, warmup=100),
-    ),
-    "megabyte-1m": Preset(
-        "bytes, patch 4; global dim 128 x 5, local 64 x 2; matched to 1m",
-        dict(
-            arch="megabyte",
-            dim=128,
-            n_layers=5,
-            n_heads=8,
-            n_kv_heads=4,
-            multiple_of=8,
-            patch_size=4,
-            local_dim=64,
-            local_layers=2,
-            local_heads=4,
-            vocab_size=260,
-            max_seq_len=1024,
-        ),
-        dict(batch_size=32, grad_accum=2, lr=1e-3, warmup=200),
-    ),
-    "megabyte-10m": Preset(
-        "bytes, patch 4; global dim 384 x 5, local 192 x 3",
-        dict(
-            arch="megabyte",
-            dim=384,
-            n_layers=5,
-            n_heads=6,
-            patch_size=4,
-            local_dim=192,
-            local_layers=3,
-            local_heads=6,
-            vocab_size=260,
-            max_seq_len=1024,
-        ),
-        dict(batch_size=16, grad_accum=4, lr=6e-4, warmup=500),
-    ),
-    "megabyte-40m": Preset(
-        "bytes, patch 8; global dim 512 x 10, local 384 x 5 (the blog scale)",
-        dict(
-            arch="megabyte",
-            dim=512,
-            n_layers=10,
-            n_heads=8,
-            patch_size=8,
-            local_dim=384,
-            local_layers=5,
-            local_heads=6,
-            vocab_size=260,
-            max_seq_len=2048,
-        ),
-        dict(batch_size=8, grad_accum=8, lr=4e-4, warmup=1000),
-    ),
-}
-
-
-def preset(name: str) -> Preset:
-    if name not in PRESETS:
-        raise TinylmError(
-            f"unknown preset '{name}'{did_you_mean(name, PRESETS)}; "
-            f"choose one of {', '.join(PRESETS)}"
-        )
-    return PRESETS[name]
 
 
 def _field_names(cls: type) -> list[str]:
     return [f.name for f in fields(cls)]
-
-
-def check_keys(values: dict[str, Any], cls: type, where: str) -> None:
-    """Reject unknown keys with a suggestion; a typo must never be silently ignored."""
-    names = _field_names(cls)
-    for key in values:
-        if key not in names:
-            raise TinylmError(f"unknown key '{key}' in {where}{did_you_mean(key, names)}")
-
-
-def _coerce(cls: type, values: dict[str, Any], where: str) -> dict[str, Any]:
-    """Check each value's type against the dataclass annotation (ints may stand for floats)."""
-    out: dict[str, Any] = {}
-    types = {f.name: f.type for f in fields(cls)}
-    for key, value in values.items():
-        hint = str(types[key])
-        ok: bool
-        if value is None:
-            ok = "None" in hint
-        elif "bool" in hint:
-            ok = isinstance(value, bool)
-        elif "float" in hint:
-            ok = isinstance(value, int | float) and not isinstance(value, bool)
-            value = float(value) if ok else value
-        elif "int" in hint:
-            ok = isinstance(value, int) and not isinstance(value, bool)
-        elif "str" in hint:
-            ok = isinstance(value, str)
-        else:
-            ok = True
-        if not ok:
-            raise TinylmError(f"{where}: '{key}' should be {hint}, got {value!r}")
-        out[key] = value
-    return out
 
 
 def read_toml(path: str | Path) -> dict[str, Any]:
@@ -496,7 +344,79 @@ def load_toml(path: str | Path) -> tuple[dict[str, Any], dict[str, Any]]:
                 f"unknown key '{key}' in {path}"
                 f"{did_you_mean(key, [*model_names, *train_names, 'model', 'train'])}"
             )
-    return _coerce(ModelConfig, model, str(path)), _coerce(TrainConfig, train, str(path))
+    return coerce(ModelConfig, model, str(path)), coerce(TrainConfig, train, str(path))
+
+
+# Fine-tuning (`tinylm finetune`) starts from the base run's training settings but not its
+# schedule, which means nothing for a new, shorter run on other data; a lower peak lr and a short
+# warm-up instead, so the model adapts without forgetting how to write.
+FINETUNE_DEFAULTS: dict[str, Any] = {"lr": 1e-4, "warmup": 20}
+BASE_SCHEDULE_KEYS = ("lr", "min_lr", "warmup", "max_steps", "time_budget")
+
+
+def resolve_configs(
+    preset_name: str | None = None,
+    file_model: dict[str, Any] | None = None,
+    file_train: dict[str, Any] | None = None,
+    flag_model: dict[str, Any] | None = None,
+    flag_train: dict[str, Any] | None = None,
+    base: dict[str, Any] | None = None,
+    saved: dict[str, Any] | None = None,
+) -> tuple[ModelConfig, TrainConfig]:
+    """The final (model, training) configs, from every layer a setting can come from. The one
+    precedence rule, lowest first:
+
+    1. the dataclasses' defaults;
+    2. the preset (`--preset`);
+    3. `base`, the config.json of the run a fine-tune starts from: its model, and its training
+       settings except the schedule (BASE_SCHEDULE_KEYS), then FINETUNE_DEFAULTS;
+       or `saved`, the run's own config.json when it resumes: its model and every setting
+       (a resumed run ignores the preset and the config file: it continues as it was);
+    4. the config file (`--config`: [model] and [train]);
+    5. the flags.
+
+    A value of None in a layer means "not given there". A --time-budget flag without
+    --max-steps drops a max_steps from the layers below (the budget sizes the run), except on
+    resume, where the run keeps the length it planned. Unknown keys, wrong types and values out
+    of range are one-line errors."""
+    model: dict[str, Any] = {}
+    train: dict[str, Any] = {}
+    if preset_name is not None and saved is None:
+        p = preset(preset_name)
+        model.update(p.model)
+        train.update(p.train)
+    if base is not None:
+        model.update(base["model"])
+        known = {f.name for f in fields(TrainConfig)}  # another tinylm version may know others
+        train.update(
+            {
+                k: v
+                for k, v in (base.get("train") or {}).items()
+                if k in known and k not in BASE_SCHEDULE_KEYS
+            }
+        )
+        train.update(FINETUNE_DEFAULTS)
+    layers = [(file_model, file_train), (flag_model, flag_train)]
+    if saved is not None:
+        model = dict(saved["model"])
+        train = dict(saved.get("train") or {})
+        layers = [({}, flag_train)]
+    for layer_model, layer_train in layers:
+        model.update({k: v for k, v in (layer_model or {}).items() if v is not None})
+        train.update({k: v for k, v in (layer_train or {}).items() if v is not None})
+    flags = flag_train or {}
+    if saved is None and flags.get("time_budget") is not None and flags.get("max_steps") is None:
+        train["max_steps"] = None
+    check_keys(model, ModelConfig, "model config")
+    check_keys(train, TrainConfig, "train config")
+    if preset_name is not None and saved is None:
+        check_preset_arch(preset_name, model.get("arch", "llama"))
+    # min_lr defaults from the *final* lr, so `--lr` alone also moves the floor.
+    model_cfg = ModelConfig(**model)
+    train_cfg = TrainConfig(**train)
+    model_cfg.validate()
+    train_cfg.validate()
+    return model_cfg, train_cfg
 
 
 def build_configs(
@@ -506,56 +426,12 @@ def build_configs(
     flag_model: dict[str, Any] | None = None,
     flag_train: dict[str, Any] | None = None,
 ) -> tuple[ModelConfig, TrainConfig]:
-    model: dict[str, Any] = {}
-    train: dict[str, Any] = {}
-    if preset_name is not None:
-        p = preset(preset_name)
-        model.update(p.model)
-        train.update(p.train)
-    for layer_model, layer_train in ((file_model, file_train), (flag_model, flag_train)):
-        model.update({k: v for k, v in (layer_model or {}).items() if v is not None})
-        train.update({k: v for k, v in (layer_train or {}).items() if v is not None})
-    check_keys(model, ModelConfig, "model config")
-    check_keys(train, TrainConfig, "train config")
-    if preset_name is not None:
-        _check_preset_arch(preset_name, model.get("arch", "llama"))
-    # min_lr defaults from the *final* lr, so `--lr` alone also moves the floor.
-    model_cfg = ModelConfig(**model)
-    train_cfg = TrainConfig(**train)
-    model_cfg.validate()
-    train_cfg.validate()
-    return model_cfg, train_cfg
-
-
-def _check_preset_arch(name: str, arch: str) -> None:
-    """`--arch rnn --preset 1m` asks for two different models: say so instead of failing on
-    the first llama field an rnn does not read."""
-    preset_arch = PRESETS[name].model.get("arch", "llama")
-    if arch != preset_arch:
-        same = [n for n, p in PRESETS.items() if p.model.get("arch", "llama") == arch]
-        raise TinylmError(
-            f"preset '{name}' is a {preset_arch} model, not {arch}; "
-            + (f"{arch} presets: {', '.join(same)}" if same else "drop --preset")
-        )
+    """A new run's configs: preset < config file < flags (`resolve_configs`)."""
+    return resolve_configs(preset_name, file_model, file_train, flag_model, flag_train)
 
 
 def model_config_from_dict(values: dict[str, Any], where: str) -> ModelConfig:
     check_keys(values, ModelConfig, where)
-    cfg = ModelConfig(**_coerce(ModelConfig, values, where))
+    cfg = ModelConfig(**coerce(ModelConfig, values, where))
     cfg.validate()
     return cfg
-
-
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|sec|m|min|h|hr|d)?\s*$")
-
-
-def parse_duration(text: str) -> float:
-    """'90', '90s', '10m', '1.5h' -> seconds."""
-    match = _DURATION.match(text)
-    if not match:
-        raise TinylmError(f"--time-budget '{text}' is not a duration; use e.g. 90s, 10m or 2h")
-    scale = {None: 1, "s": 1, "sec": 1, "m": 60, "min": 60, "h": 3600, "hr": 3600, "d": 86400}
-    seconds = float(match.group(1)) * scale[match.group(2)]
-    if seconds <= 0:
-        raise TinylmError(f"--time-budget must be positive, got '{text}'")
-    return seconds

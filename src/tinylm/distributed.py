@@ -113,8 +113,11 @@ def wrap_model(model: nn.Module, mode: str, ctx: DistContext, device: torch.devi
     if mode == "fsdp":
         from torch.distributed.fsdp import fully_shard
 
-        # Shard each decoder layer, then the rest (embeddings, final norm, head) at the root.
-        for layer in getattr(getattr(model, "model", model), "layers", []):
+        from tinylm.models import family_of
+
+        # Shard each block (decoder layer), then the rest (embeddings, final norm, head) at
+        # the root.
+        for layer in family_of(model).blocks(model):
             fully_shard(layer)
         fully_shard(model)
         return model

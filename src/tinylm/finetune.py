@@ -17,16 +17,12 @@ import math
 from pathlib import Path
 from typing import Any
 
-from tinylm.config import ModelConfig, TrainConfig, build_configs
+from tinylm.config import ModelConfig, TrainConfig, resolve_configs
 from tinylm.data.dataset import DataMeta, load_meta
 from tinylm.errors import TinylmError
 from tinylm.run import TOKENIZER_FILE, check_run, read_run_config
 from tinylm.tokenizer import Tokenizer
 from tinylm.trainer import Trainer, TrainResult
-
-FINETUNE_DEFAULTS: dict[str, Any] = {"lr": 1e-4, "warmup": 20}
-# The base run's own schedule: meaningless for a new, shorter run on other data.
-BASE_SCHEDULE_KEYS = ("lr", "min_lr", "warmup", "max_steps", "time_budget")
 
 
 def check_tokenizer_matches(base_run: Path, meta: DataMeta) -> None:
@@ -58,19 +54,10 @@ def finetune_configs(
     flag_train: dict[str, Any] | None = None,
 ) -> tuple[ModelConfig, TrainConfig]:
     """The base run's model; training: base run's settings < fine-tuning defaults < config
-    file < flags. Without --max-steps or --time-budget: one epoch of the data."""
-    config = read_run_config(base_run)
-    base_train = {
-        k: v for k, v in (config.get("train") or {}).items() if k not in BASE_SCHEDULE_KEYS
-    }
-    # A run from an older or newer tinylm may know other keys; keep the ones this one knows.
-    known = set(TrainConfig.__dataclass_fields__)
-    base_train = {k: v for k, v in base_train.items() if k in known}
-    model_cfg, train_cfg = build_configs(
-        None,
-        file_model=config["model"],
-        file_train={**base_train, **FINETUNE_DEFAULTS, **(file_train or {})},
-        flag_train=flag_train,
+    file < flags (`resolve_configs`). Without --max-steps or --time-budget: one epoch of the
+    data."""
+    model_cfg, train_cfg = resolve_configs(
+        file_train=file_train, flag_train=flag_train, base=read_run_config(base_run)
     )
     if train_cfg.max_steps is None and train_cfg.time_budget is None:
         tokens_per_step = train_cfg.batch_size * train_cfg.grad_accum * model_cfg.max_seq_len

@@ -18,6 +18,8 @@ from collections.abc import Iterable
 import torch
 from torch import nn
 
+from tinylm.models import family_of
+
 # Keller Jordan's quintic coefficients: converge fast, not exactly to 1 (fine for an update).
 NS_COEFFICIENTS = (3.4445, -4.7750, 2.0315)
 NS_STEPS = 5
@@ -42,11 +44,9 @@ def muon_parameters(model: nn.Module) -> tuple[list[nn.Parameter], list[nn.Param
     """(hidden matrices for Muon, everything else for AdamW). Embeddings and output heads are
     lookup tables / classifiers, not transforms of the hidden state: AdamW. named_parameters
     lists a tied lm_head once, under the embedding's name."""
-    hidden, other = [], []
-    for name, p in model.named_parameters():
-        if p.requires_grad:
-            table = "embed" in name or "lm_head" in name
-            (hidden if p.dim() == 2 and not table else other).append(p)
+    hidden = family_of(model).hidden_matrices(model)
+    chosen = {id(p) for p in hidden}
+    other = [p for p in model.parameters() if p.requires_grad and id(p) not in chosen]
     return hidden, other
 
 

@@ -13,7 +13,7 @@ runs/NAME/
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -21,8 +21,12 @@ from typing import Any
 import torch
 from torch import nn
 
-from tinylm import __version__
-from tinylm.checkpoint import MODEL_FILE, load_model_weights
+from tinylm.checkpoint import (
+    MODEL_FILE,
+    checkpoint_dirs,
+    load_model_weights,
+    resumable_checkpoint,
+)
 from tinylm.config import ModelConfig, TrainConfig, model_config_from_dict
 from tinylm.device import resolve_device, resolve_dtype
 from tinylm.errors import TinylmError
@@ -32,12 +36,18 @@ from tinylm.generate import SamplingOptions, generate_tokens
 from tinylm.models import build_model, count_parameters
 from tinylm.textstream import GenerationStream
 from tinylm.tokenizer import Tokenizer
+from tinylm.version import __version__
 
 CONFIG_FILE = "config.json"
 TOKENIZER_FILE = "tokenizer.json"
 METRICS_FILE = "metrics.jsonl"
 SAMPLES_FILE = "samples.jsonl"
-CHECKPOINTS_DIR = "checkpoints"
+# What a run's sample stories (samples.jsonl) and the GUI's prompt start with, per language.
+SAMPLE_PROMPTS = {"en": "Once upon a time", "zh": "从前"}
+LOSS_PLOT = "loss.png"
+# What a launcher (the GUI) may put in a new run folder before training starts: its job record,
+# the log it sends our output to, and a config file with the chosen hyper-parameters.
+LAUNCHER_FILES = ("job.json", "train.log", "train.toml")
 
 
 def write_run_config(
@@ -52,6 +62,60 @@ def write_run_config(
             **extra,
         },
     )
+
+
+def check_out_dir(
+    out: Path, resume: bool, say: Callable[[str], None]
+) -> tuple[Path | None, list[str]]:
+    """What training may do with `out`: the checkpoint to resume from (or None for a new run)
+    and notes on checkpoints skipped as damaged. A run is never overwritten, and a folder of
+    other files is never written into."""
+    if out.exists() and not out.is_dir():
+        raise TinylmError(f"--out {out} exists and is not a folder")
+    has_run = (out / CONFIG_FILE).is_file()
+    checkpoint, notes = None, []
+    if has_run and resume:
+        checkpoint, notes = resumable_checkpoint(out)
+    if resume:
+        if checkpoint is None and has_run and (out / MODEL_FILE).is_file():
+            raise TinylmError(
+                f"{out} has weights but no resumable checkpoint; train into a new --out"
+            )
+        if checkpoint is None:
+            say(f"nothing to resume in {out}; starting a new run")
+        return checkpoint, notes
+    if has_run or checkpoint_dirs(out):
+        raise TinylmError(
+            f"{out} already holds a run; pass --resume to continue it or choose another --out"
+        )
+    if out.is_dir() and any(p.name not in LAUNCHER_FILES for p in out.iterdir()):
+        raise TinylmError(f"--out {out} is not empty and not a run; choose a new folder")
+    return None, notes
+
+
+def append_jsonl(path: Path, record: dict[str, Any]) -> None:
+    """One line of a run's metrics.jsonl or samples.jsonl."""
+    with open(path, "a", encoding="utf-8") as f:
+        f.write(json.dumps(record, ensure_ascii=False) + "\n")
+
+
+def truncate_logs(out: Path, step: int) -> None:
+    """Drop metric and sample lines past `step`: a resumed run writes them again."""
+    from tinylm.fileio import atomic_open
+
+    for name in (METRICS_FILE, SAMPLES_FILE):
+        path = out / name
+        if not path.is_file():
+            continue
+        kept = []
+        for line in path.read_text(encoding="utf-8").splitlines():
+            try:
+                if json.loads(line).get("step", 0) <= step:
+                    kept.append(line)
+            except json.JSONDecodeError:
+                continue
+        with atomic_open(path) as f:
+            f.write("".join(line + "\n" for line in kept))
 
 
 def read_run_config(run_dir: str | Path) -> dict[str, Any]:

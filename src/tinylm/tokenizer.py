@@ -72,15 +72,24 @@ class Tokenizer:
             return "bytes"
         return f"{type(self.hf.model).__name__} {self.vocab_size}"
 
+    @property
+    def language(self) -> str:
+        """'zh' when a fifth of the vocabulary holds Han characters, else 'en': which sample
+        prompt and which built-in prompts suit a model of this tokenizer."""
+        vocab = self.hf.get_vocab()
+        han = sum(1 for piece in vocab if any("\u4e00" <= ch <= "\u9fff" for ch in piece))
+        return "zh" if han > len(vocab) * 0.2 else "en"
+
     @classmethod
     def load(cls, path: str | Path) -> Tokenizer:
         path = Path(path)
         if not path.is_file():
             raise TinylmError(f"tokenizer file not found: {path}")
-        if path.suffix in (".model", ".bin"):  # sentencepiece / llama2.c tokenizer.bin
-            from tinylm.interop.tokenizer_files import load_foreign_tokenizer
-
-            return load_foreign_tokenizer(path)
+        if path.suffix in (".model", ".bin"):
+            raise TinylmError(
+                f"{path} is not a tokenizer.json; a sentencepiece .model or a llama2.c "
+                "tokenizer.bin is read by tinylm.interop.tokenizer_files.load_tokenizer_file"
+            )
         try:
             hf = HFTokenizer.from_file(str(path))
         except Exception as exc:  # the Rust side raises a bare Exception with a parse message

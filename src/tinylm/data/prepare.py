@@ -29,6 +29,7 @@ from tinylm.data.instruct import (
 from tinylm.data.readers import expand_inputs, read_stories
 from tinylm.errors import TinylmError
 from tinylm.fileio import atomic_write_json, fsync_replace, sha256_file
+from tinylm.interop.tokenizer_files import load_tokenizer_file
 from tinylm.progress import Progress
 from tinylm.tokenizer import Tokenizer, byte_tokenizer, train_tokenizer
 
@@ -119,7 +120,7 @@ def prepare(
                 index += 1
 
     if tokenizer_path is not None:
-        tokenizer = Tokenizer.load(tokenizer_path)
+        tokenizer = load_tokenizer_file(tokenizer_path)
     elif byte_level:
         tokenizer = byte_tokenizer()
     else:

@@ -23,6 +23,15 @@ from typing import IO, Literal
 from tinylm.errors import TinylmError
 
 STORY_SEPARATOR = "<|endoftext|>"
+
+
+def story_record(story: str) -> str:
+    """One story in the TinyStories text format, as TinyStories-train.txt lays it out: the
+    story, a newline, a line '<|endoftext|>'. Every writer of story files (the built-in
+    generator, `data clean`, the evaluation's held-out text) writes it with this."""
+    return f"{story}\n{STORY_SEPARATOR}\n"
+
+
 TEXT_FIELDS = ("text", "story", "story_zh", "content", "completion", "body")
 TEXT_SUFFIXES = (".txt", ".text", ".md")
 FORMATS = ("txt", "jsonl", "json", "csv", "tsv", "parquet")

@@ -4,20 +4,20 @@ from __future__ import annotations
 
 import argparse
 
-from tinylm.cli import _float, _non_negative_int, _positive_int
+from tinylm.settings import non_negative_int, number, positive_int
 
 EMBEDDER_CHOICES = ("auto", "all-MiniLM-L6-v2", "tfidf")
 
 
 def _fraction(text: str) -> float:
-    value = _float(text)
+    value = number(text)
     if not 0 < value < 1:
         raise argparse.ArgumentTypeError(f"must be between 0 and 1, got {text}")
     return value
 
 
 def _positive(text: str) -> float:
-    value = _float(text)
+    value = number(text)
     if value <= 0:
         raise argparse.ArgumentTypeError(f"must be above 0, got {text}")
     return value
@@ -25,7 +25,7 @@ def _positive(text: str) -> float:
 
 def add_suite_flags(parser: argparse.ArgumentParser) -> None:
     g = parser.add_argument_group("report (--report DIR)")
-    g.add_argument("--samples", type=_positive_int, default=4, help="completions per beginning (4)")
+    g.add_argument("--samples", type=positive_int, default=4, help="completions per beginning (4)")
     g.add_argument(
         "--prompt-fraction",
         type=_fraction,
@@ -41,7 +41,7 @@ def add_suite_flags(parser: argparse.ArgumentParser) -> None:
         help="nearest-story search: MiniLM (English) or TF-IDF (any language)",
     )
     g.add_argument(
-        "--grammar-pairs", type=_non_negative_int, default=300, help="minimal pairs (0: skip)"
+        "--grammar-pairs", type=non_negative_int, default=300, help="minimal pairs (0: skip)"
     )
     g.add_argument("--judge-url", help="OpenAI-compatible endpoint, e.g. http://127.0.0.1:8080/v1")
     g.add_argument("--judge-model", help="model name the judge endpoint knows")
@@ -53,10 +53,10 @@ def add_suite_flags(parser: argparse.ArgumentParser) -> None:
     )
     g.add_argument("--judge-rpm", type=_positive, default=60.0, help="requests per minute (60)")
     g.add_argument(
-        "--judge-workers", type=_positive_int, default=4, help="requests in flight at once (4)"
+        "--judge-workers", type=positive_int, default=4, help="requests in flight at once (4)"
     )
     g.add_argument(
-        "--judge-retries", type=_non_negative_int, default=5, help="retries on 429/5xx (5)"
+        "--judge-retries", type=non_negative_int, default=5, help="retries on 429/5xx (5)"
     )
     g.add_argument(
         "--judge-backoff",
@@ -65,7 +65,7 @@ def add_suite_flags(parser: argparse.ArgumentParser) -> None:
         help="first retry delay in seconds, doubled each time (1)",
     )
     g.add_argument(
-        "--judge-max-tokens", type=_positive_int, default=400, help="answer length cap (400)"
+        "--judge-max-tokens", type=positive_int, default=400, help="answer length cap (400)"
     )
     g.add_argument("--judge-cache", help="answer cache folder (default ~/.cache/tinylm/judge)")
     g.add_argument(

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections import Counter
 
-from tinylm.adherence import _units, text_lang
+from tinylm.adherence import text_lang, units
 
 
 def ngrams(units: list[str], n: int) -> Counter[tuple[str, ...]]:
@@ -17,11 +17,11 @@ def rouge_precision(candidate: str, reference: str, n: int, lang: str | None = N
     """Share of the candidate's n-grams (with multiplicity) that the reference also has: 1.0 means
     every n-word phrase of the completion appears in that training story."""
     lang = lang or text_lang(reference)
-    cand = ngrams(_units(candidate, lang), n)
+    cand = ngrams(units(candidate, lang), n)
     total = sum(cand.values())
     if total == 0:
         return 0.0
-    ref = ngrams(_units(reference, lang), n)
+    ref = ngrams(units(reference, lang), n)
     return sum(min(count, ref[gram]) for gram, count in cand.items()) / total
 
 
@@ -30,6 +30,6 @@ def distinct_n(texts: list[str], n: int, lang: str | None = None) -> float | Non
     lang = lang or text_lang(*texts[:20])
     counts: Counter[tuple[str, ...]] = Counter()
     for text in texts:
-        counts.update(ngrams(_units(text, lang), n))
+        counts.update(ngrams(units(text, lang), n))
     total = sum(counts.values())
     return len(counts) / total if total else None

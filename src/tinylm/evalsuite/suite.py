@@ -130,6 +130,7 @@ def likelihood(run: LoadedRun, opts: SuiteOptions) -> dict[str, Any]:
     another tokenizer is scored through its decoded text, so runs with different tokenizers
     still compare (bits per byte)."""
     from tinylm.data.dataset import load_meta
+    from tinylm.data.readers import story_record
     from tinylm.evalsuite.stories import split_stories
     from tinylm.evaluate import evaluate
     from tinylm.framing import DESCRIPTIONS
@@ -138,7 +139,7 @@ def likelihood(run: LoadedRun, opts: SuiteOptions) -> dict[str, Any]:
     if data.is_dir() and load_meta(data).tokenizer_sha256 != run.tokenizer.sha256():
         with tempfile.TemporaryDirectory() as tmp:
             text = Path(tmp) / "val.txt"
-            text.write_text("".join(s + "\n<|endoftext|>\n" for s in split_stories(data, "val")))
+            text.write_text("".join(map(story_record, split_stories(data, "val"))))
             result = evaluate(
                 run.model,
                 run.tokenizer,

@@ -6,8 +6,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from tinylm import __version__
 from tinylm.serve.engine import Engine
+from tinylm.version import __version__
 
 # Gradio reads these at import: no telemetry, no update check (the GUI is private by default).
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
@@ -18,7 +18,7 @@ import gradio as gr
 from tinylm.gui import evaluate_tab, generate_tab, models_tab, train_tab
 from tinylm.gui.context import GuiContext, wire_refresh
 from tinylm.gui.jobs import Jobs
-from tinylm.serve.workspace import Workspace
+from tinylm.gui.workspace import Workspace
 
 MAX_UPLOAD = "500mb"
 # System fonts only: the browser fetches nothing from the internet.

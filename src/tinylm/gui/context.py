@@ -13,8 +13,8 @@ import gradio as gr
 
 from tinylm.errors import TinylmError
 from tinylm.gui.jobs import Jobs
+from tinylm.gui.workspace import Workspace
 from tinylm.serve.engine import Engine
-from tinylm.serve.workspace import Workspace
 
 
 @dataclass

@@ -17,8 +17,8 @@ import gradio as gr
 from tinylm.errors import TinylmError
 from tinylm.framing import DESCRIPTIONS
 from tinylm.gui.context import GuiContext, Refresher, choices_update, status_html, wire_refresh
+from tinylm.gui.workspace import read_json_dict
 from tinylm.run import CONFIG_FILE
-from tinylm.serve.workspace import read_json_dict
 
 OWN_DATA = "(the data it was trained on)"
 EVAL_TIMEOUT_S = 3600

@@ -21,11 +21,10 @@ from tinylm.gui.context import (
     status_html,
     wire_refresh,
 )
-from tinylm.run import CONFIG_FILE
+from tinylm.gui.workspace import read_json_dict
+from tinylm.run import CONFIG_FILE, SAMPLE_PROMPTS
 from tinylm.serve.engine import GenerationStream
 from tinylm.serve.prompts import INSTRUCT_FEATURES, instruct_prompt, supports_instruct
-from tinylm.serve.workspace import read_json_dict
-from tinylm.trainer import SAMPLE_PROMPTS
 
 DEFAULT_PROMPT = SAMPLE_PROMPTS["en"]
 YIELD_EVERY_S = 0.05  # the browser does not need every token as its own message

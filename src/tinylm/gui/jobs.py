@@ -13,19 +13,21 @@ import subprocess
 import sys
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, fields, make_dataclass
 from pathlib import Path
 from typing import Any
 
-from tinylm.config import PRESETS, parse_duration
+from tinylm.config import TrainConfig
 from tinylm.errors import TinylmError
 from tinylm.fileio import atomic_write_text
 from tinylm.gui.jobfile import LOG_FILE, TOML_FILE, read_job, write_job
+from tinylm.gui.workspace import Workspace, check_name, read_json_dict
 from tinylm.models import BYTE_LEVEL_ARCHES
 from tinylm.plots import read_metrics
+from tinylm.presets import PRESETS
 from tinylm.progress import format_duration
 from tinylm.run import CONFIG_FILE, METRICS_FILE, SAMPLES_FILE
-from tinylm.serve.workspace import Workspace, check_name, read_json_dict
+from tinylm.settings import check, gui_settings, parse_text, to_argv
 
 ACTIVE_STATES = ("starting", "running", "stopping")
 START_TIMEOUT_S = 60.0  # a runner that has not written its pid by then never started
@@ -33,30 +35,45 @@ DEFAULT_VOCAB = {"en": 1024, "zh": 2048}
 RUNNER_MODULE = "tinylm.gui.job_runner"
 
 
-@dataclass
-class TrainRequest:
-    """What the Train tab asks for. Data comes from exactly one source."""
+# The training settings the Train tab offers: those whose declaration has a GUI label
+# (`TrainConfig`, `tinylm.settings`). Each is a field of TrainRequest (None: the preset's) and
+# becomes its own flag on the `tinylm train` command line the job runs.
+GUI_TRAIN_SETTINGS = gui_settings(TrainConfig)
 
-    name: str
-    preset: str
-    source: str  # "builtin" | "prepared" | "upload"
-    lang: str = "en"
-    stories: int = 20_000
-    data_id: str | None = None
-    upload_path: str | None = None
-    upload_name: str | None = None
-    vocab_size: int | None = None
-    max_steps: int | None = None
-    time_budget: str | None = None
-    batch_size: int | None = None
-    grad_accum: int | None = None
-    lr: float | None = None
-    warmup: int | None = None
-    eval_every: int | None = None
-    context: int | None = None
-    seed: int | None = None
-    device: str = "auto"
-    extra_args: list[str] = field(default_factory=list)
+# What the Train tab asks for besides those settings. Data comes from exactly one source.
+_REQUEST_FIELDS: list[tuple[str, Any, Any]] = [
+    ("name", str, field()),
+    ("preset", str, field()),
+    ("source", str, field()),  # "builtin" | "prepared" | "upload"
+    ("lang", str, field(default="en")),
+    ("stories", int, field(default=20_000)),
+    ("data_id", str | None, field(default=None)),
+    ("upload_path", str | None, field(default=None)),
+    ("upload_name", str | None, field(default=None)),
+    ("vocab_size", int | None, field(default=None)),
+    ("context", int | None, field(default=None)),  # the model's max_seq_len
+    ("extra_args", list[str], field(default_factory=list)),
+]
+TrainRequest = make_dataclass(
+    "TrainRequest",
+    [*_REQUEST_FIELDS, *((name, Any, field(default=None)) for name in GUI_TRAIN_SETTINGS)],
+)
+TrainRequest.__doc__ = (
+    "What the Train tab asks for: data, preset, and the training settings it offers "
+    f"({', '.join(GUI_TRAIN_SETTINGS)}; None: the preset's; text is parsed as the flag would be)."
+)
+
+
+def request_settings(req: Any) -> dict[str, Any]:
+    """The request's training settings, parsed (text as the flag would be) and range-checked."""
+    values: dict[str, Any] = {}
+    by_name = {f.name: f for f in fields(TrainConfig)}
+    for name, s in GUI_TRAIN_SETTINGS.items():
+        value = getattr(req, name)
+        if isinstance(value, str):
+            value = parse_text(TrainConfig, name, value)
+        values[name] = check(by_name[name], s, value, s.gui) if value is not None else None
+    return values
 
 
 @dataclass
@@ -212,27 +229,17 @@ class Jobs:
         """Check the request, write the job record, launch the runner; returns the run id."""
         if req.preset not in PRESETS:
             raise TinylmError(f"unknown preset '{req.preset}'; choose one of {', '.join(PRESETS)}")
-        if (req.max_steps is None) == (req.time_budget is None):
+        # Every setting is parsed and checked here: a typo fails now, not in the background.
+        settings = request_settings(req)
+        if (settings["max_steps"] is None) == (settings["time_budget"] is None):
             raise TinylmError("say how long to train: max steps or a time budget, not both")
-        if req.time_budget is not None:
-            parse_duration(req.time_budget)  # a typo fails here, not in the background
         run_dir = self.ws.new_run_path(req.name)
         steps, data_dir = self._data_steps(req)
         train_args = ["train", "--data", str(data_dir), "--out", str(run_dir)]
-        train_args += ["--preset", req.preset, "--device", req.device]
+        train_args += ["--preset", req.preset]
         if req.context:
             train_args += ["--config", str(run_dir / TOML_FILE)]
-        flags = {
-            "--max-steps": req.max_steps,
-            "--time-budget": req.time_budget,
-            "--batch-size": req.batch_size,
-            "--grad-accum": req.grad_accum,
-            "--lr": req.lr,
-            "--warmup": req.warmup,
-            "--eval-every": req.eval_every,
-            "--seed": req.seed,
-        }
-        train_args += [str(a) for flag, v in flags.items() if v is not None for a in (flag, v)]
+        train_args += to_argv(TrainConfig, settings)
         train_args += req.extra_args
         steps.append({"label": "training", "args": train_args})
         run_dir.mkdir(parents=True)
@@ -245,7 +252,7 @@ class Jobs:
             "step": 0,
             "first_step": 0,
             "data": self.ws.data_id(data_dir),
-            "request": {k: v for k, v in vars(req).items() if k != "upload_path"},
+            "request": {k: v for k, v in asdict(req).items() if k != "upload_path"},
         }
         write_job(run_dir, job)
         self._launch(run_dir)

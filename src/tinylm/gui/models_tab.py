@@ -19,7 +19,8 @@ from tinylm.gui.context import (
     user_errors,
     wire_refresh,
 )
-from tinylm.serve.workspace import RunInfo
+from tinylm.gui.workspace import RunInfo
+from tinylm.interop.formats import EXPORT_FORMATS
 
 HEADERS = [
     "run",
@@ -73,31 +74,15 @@ def runs_table(ctx: GuiContext) -> list[list[Any]]:
 
 
 def export_formats() -> list[str]:
-    """HOOK(export): `tinylm export` is being built on another branch. The export buttons appear
-    once the command line has an `export` command taking `RUN --format F --out DIR`; the formats
-    offered are that `--format` option's choices. Nothing else here needs to change."""
-    from tinylm.cli import build_parser
-
-    parser = build_parser()
-    for action in parser._subparsers._group_actions if parser._subparsers else []:
-        export = getattr(action, "choices", {}).get("export")
-        if export is None:
-            continue
-        options = {s: a for a in export._actions for s in a.option_strings}
-        if "--format" in options and "--out" in options and options["--format"].choices:
-            return list(options["--format"].choices)
-    return []
-
-
-# `tinylm export --out` is a folder for hf and a file for the single-file formats.
-EXPORT_TARGETS = {"hf": "hf", "llama2c": "model.bin", "gguf": "model.gguf"}
+    """The formats the export buttons offer: the same registry as `tinylm export --format`."""
+    return list(EXPORT_FORMATS)
 
 
 def run_export(ctx: GuiContext, run_id: str, fmt: str) -> str:
     run_dir = ctx.ws.run_path(run_id)
     if fmt not in export_formats():
         raise TinylmError(f"unknown export format '{fmt}'")
-    out = run_dir / "export" / EXPORT_TARGETS.get(fmt, fmt)
+    out = run_dir / "export" / EXPORT_FORMATS[fmt].suggested_out
     proc = subprocess.run(
         [
             sys.executable,

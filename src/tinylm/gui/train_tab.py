@@ -12,7 +12,6 @@ from typing import Any
 
 import gradio as gr
 
-from tinylm.config import PRESETS
 from tinylm.errors import TinylmError
 from tinylm.gui.context import (
     GuiContext,
@@ -22,8 +21,9 @@ from tinylm.gui.context import (
     status_html,
     user_errors,
 )
-from tinylm.gui.jobs import DEFAULT_VOCAB, JobStatus, TrainRequest
+from tinylm.gui.jobs import DEFAULT_VOCAB, GUI_TRAIN_SETTINGS, JobStatus, TrainRequest
 from tinylm.plots import compare_figure, loss_figure
+from tinylm.presets import PRESETS
 
 REFRESH_S = 2.0
 SOURCES = {
@@ -60,6 +60,29 @@ def samples_markdown(rows: list[dict]) -> str:
         text = str(row.get("text", "")).replace("\n", "  \n")
         parts.append(f"**step {row.get('step', '?')}**  \n{html.escape(text)}")
     return "\n\n".join(parts)
+
+
+# Where the tab puts the training settings it offers (GUI_TRAIN_SETTINGS, from TrainConfig's
+# declarations, give their labels, parsing and flags); "context" is the model's max_seq_len.
+# max_steps and time_budget sit in the "train for" row.
+HYPER_ROWS = (
+    ("batch_size", "grad_accum", "lr"),
+    ("warmup", "eval_every", "context"),
+    ("seed", "device"),
+)
+CONTEXT_LABEL = "context length"
+
+
+def setting_box(name: str, value: str | None = None, **kwargs: Any) -> Any:
+    """The form field of one setting: its declared label, a list where it offers values."""
+    kwargs.setdefault("elem_id", f"train-{name.replace('_', '-')}")
+    if name == "context":
+        return gr.Textbox(label=CONTEXT_LABEL, value=value, **kwargs)
+    s = GUI_TRAIN_SETTINGS[name]
+    if s.offered or s.choices:
+        options = list(s.offered or s.choices)
+        return gr.Dropdown(options, value=value or options[0], label=s.gui, **kwargs)
+    return gr.Textbox(label=s.gui, value=value, **kwargs)
 
 
 def default_run_name(preset: str) -> str:
@@ -101,26 +124,20 @@ def build(ctx: GuiContext) -> TrainTab:
             preset = gr.Dropdown(
                 list(PRESETS), value="1m", label="model preset", elem_id="train-preset"
             )
+            fields: dict[str, Any] = {}
             with gr.Row():
                 length_kind = gr.Radio(
                     ["max steps", "time budget"], value="time budget", label="train for"
                 )
-                max_steps = gr.Textbox(
-                    value="2000", label="max steps", visible=False, elem_id="train-max-steps"
+                fields["max_steps"] = setting_box(
+                    "max_steps", value="2000", visible=False, elem_id="train-max-steps"
                 )
-                time_budget = gr.Textbox(value="10m", label="time budget (90s, 10m, 2h)")
+                fields["time_budget"] = setting_box("time_budget", value="10m")
             with gr.Accordion("hyper-parameters (blank: the preset's)", open=False):
-                with gr.Row():
-                    batch_size = gr.Textbox(label="batch size", elem_id="train-batch-size")
-                    grad_accum = gr.Textbox(label="grad accumulation")
-                    lr = gr.Textbox(label="learning rate", elem_id="train-lr")
-                with gr.Row():
-                    warmup = gr.Textbox(label="warm-up steps", elem_id="train-warmup")
-                    eval_every = gr.Textbox(label="evaluate every", elem_id="train-eval-every")
-                    context = gr.Textbox(label="context length", elem_id="train-context")
-                with gr.Row():
-                    seed = gr.Textbox(label="seed")
-                    device = gr.Dropdown(["auto", "cpu", "cuda"], value="auto", label="device")
+                for row in HYPER_ROWS:
+                    with gr.Row():
+                        for setting_name in row:
+                            fields[setting_name] = setting_box(setting_name)
             start = gr.Button("Start training", variant="primary", elem_id="train-start")
             start_status = gr.HTML(elem_id="train-start-status")
         with gr.Column(scale=3):
@@ -173,8 +190,10 @@ def build(ctx: GuiContext) -> TrainTab:
     length_kind.change(
         lambda k: (gr.update(visible=k == "max steps"), gr.update(visible=k == "time budget")),
         inputs=length_kind,
-        outputs=[max_steps, time_budget],
+        outputs=[fields["max_steps"], fields["time_budget"]],
     )
+
+    setting_names = ["max_steps", "time_budget", *(n for row in HYPER_ROWS for n in row)]
 
     @user_errors(3, status_index=1)
     def do_start(
@@ -187,21 +206,14 @@ def build(ctx: GuiContext) -> TrainTab:
         vocab: float | None,
         preset: str,
         length_kind: str,
-        max_steps: str,
-        time_budget: str,
-        batch_size: str,
-        grad_accum: str,
-        lr: str,
-        warmup: str,
-        eval_every: str,
-        context: str,
-        seed: str,
-        device: str,
+        *values: str,
     ) -> tuple[Any, str, Any]:
+        given = dict(zip(setting_names, values, strict=True))
         by_steps = length_kind == "max steps"
-        steps = optional_number(max_steps, "max steps")
-        if by_steps and not steps:
+        if by_steps and not (given["max_steps"] or "").strip():
             raise TinylmError("set max steps (or train for a time budget)")
+        given["max_steps" if not by_steps else "time_budget"] = None
+        context = given.pop("context")
         request = TrainRequest(
             name=name,
             preset=preset,
@@ -212,16 +224,8 @@ def build(ctx: GuiContext) -> TrainTab:
             upload_path=upload,
             upload_name=_upload_name(upload),
             vocab_size=int(vocab) if vocab else None,
-            max_steps=steps if by_steps else None,
-            time_budget=None if by_steps else (time_budget or "").strip(),
-            batch_size=optional_number(batch_size, "batch size"),
-            grad_accum=optional_number(grad_accum, "grad accumulation"),
-            lr=optional_number(lr, "learning rate", float),
-            warmup=optional_number(warmup, "warm-up steps"),
-            eval_every=optional_number(eval_every, "evaluate every"),
             context=optional_number(context, "context length"),
-            seed=optional_number(seed, "seed"),
-            device=device or "auto",
+            **given,  # text as typed: parsed and checked by the settings' declarations
         )
         run_id = ctx.jobs.start(request)
         text = f"started {run_id}; it trains in the background (closing this tab does not stop it)"
@@ -240,16 +244,7 @@ def build(ctx: GuiContext) -> TrainTab:
             vocab,
             preset,
             length_kind,
-            max_steps,
-            time_budget,
-            batch_size,
-            grad_accum,
-            lr,
-            warmup,
-            eval_every,
-            context,
-            seed,
-            device,
+            *(fields[n] for n in setting_names),
         ],
         outputs=[name, start_status, watched],
         api_name="start_training",

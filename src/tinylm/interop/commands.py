@@ -1,5 +1,5 @@
-"""`tinylm export` and `tinylm import`: pick the format, check the paths, report what was
-written in a line a user can act on."""
+"""`tinylm export` and `tinylm import`: pick the format (`interop.formats` for export), check
+the paths, report what was written in a line a user can act on."""
 
 from __future__ import annotations
 
@@ -7,59 +7,28 @@ from pathlib import Path
 
 from tinylm.errors import TinylmError
 from tinylm.framing import DESCRIPTIONS, check_framing, run_framing
+from tinylm.interop.formats import export_format
 from tinylm.run import load_run
-
-FORMAT_NAMES = {"hf": "Hugging Face", "llama2c": "llama2.c", "gguf": "GGUF"}
-
-
-def _size(path: Path) -> str:
-    total = sum(p.stat().st_size for p in path.rglob("*")) if path.is_dir() else path.stat().st_size
-    return f"{total / 1e6:.1f} MB"
 
 
 def export_run(
     run_dir: str, fmt: str, out: str, dtype: str = "fp32", tokenizer_out: str | None = None
 ) -> list[str]:
+    """Write `run_dir` in format `fmt` (a name in `interop.formats.EXPORT_FORMATS`)."""
+    target = export_format(fmt)
     out_path = Path(out)
-    if fmt in ("llama2c", "gguf") and out_path.is_dir():
-        example = out_path / ("model.bin" if fmt == "llama2c" else "model.gguf")
+    if target.single_file and out_path.is_dir():
         raise TinylmError(
-            f"--out {out_path} is a folder; {FORMAT_NAMES[fmt]} export writes one file "
-            f"(e.g. --out {example})"
+            f"--out {out_path} is a folder; {target.title} export writes one file "
+            f"(e.g. --out {out_path / target.suggested_out})"
+        )
+    if dtype not in target.dtypes:
+        raise TinylmError(
+            f"{target.title} export writes {', '.join(target.dtypes)} weights, not {dtype}; "
+            f"drop --dtype or choose one of those"
         )
     run = load_run(run_dir)
-    if fmt == "hf":
-        from tinylm.interop.hf import export_hf
-
-        export_hf(run.model, run.tokenizer, out_path, dtype, run.framing)
-        return [
-            f"exported {run.path} to {out_path} (LlamaForCausalLM, {dtype}, {_size(out_path)})",
-            f"use it: transformers.pipeline('text-generation', model='{out_path}')",
-        ]
-    if fmt == "llama2c":
-        from tinylm.interop.llama2c import export_llama2c
-
-        if dtype != "fp32":
-            raise TinylmError("llama2.c's run.c reads fp32 weights only; drop --dtype")
-        tok_path = Path(tokenizer_out) if tokenizer_out else out_path.with_name("tokenizer.bin")
-        if tok_path.resolve() == out_path.resolve():
-            raise TinylmError(f"--out {out_path} and the tokenizer file are the same path")
-        export_llama2c(run.model, run.tokenizer, out_path, tok_path)
-        return [
-            f"exported {run.path} to {out_path} (llama2.c legacy format, {_size(out_path)}) "
-            f"and {tok_path}",
-            f"use it: ./run {out_path} -z {tok_path}",
-        ]
-    if fmt == "gguf":
-        from tinylm.interop.gguf import export_gguf
-
-        export_gguf(run.model, run.tokenizer, out_path, dtype, name=run.path.name)
-        return [
-            f"exported {run.path} to {out_path} (GGUF, llama architecture, {dtype}, "
-            f"{_size(out_path)})",
-            f"use it: llama-cli -m {out_path} -p 'Once upon a time'",
-        ]
-    raise TinylmError(f"unknown export format '{fmt}'; choose one of {', '.join(FORMAT_NAMES)}")
+    return target.write(run, out_path, dtype, Path(tokenizer_out) if tokenizer_out else None)
 
 
 def import_model(

@@ -22,15 +22,16 @@ from typing import Any
 import torch
 from torch import nn
 
-from tinylm import __version__
 from tinylm.checkpoint import MODEL_FILE, model_tensors, read_tensors, save_tensors
 from tinylm.config import ModelConfig
 from tinylm.errors import TinylmError
 from tinylm.fileio import atomic_write_json
 from tinylm.framing import BOS_EOS, check_framing
 from tinylm.interop.runs import check_new_folder, check_tokenizer_fits, write_imported_run
+from tinylm.interop.tokenizer_files import load_tokenizer_file
 from tinylm.run import TOKENIZER_FILE
 from tinylm.tokenizer import Tokenizer
+from tinylm.version import __version__
 
 ARCHITECTURE = "LlamaForCausalLM"
 DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
@@ -279,7 +280,7 @@ def import_hf(
             f"{folder}: config.json says tie_word_embeddings is false but there is no "
             "lm_head.weight; the weights are incomplete"
         )
-    tokenizer = Tokenizer.load(tokenizer_path or find_tokenizer(folder))
+    tokenizer = load_tokenizer_file(tokenizer_path or find_tokenizer(folder))
     source = {"format": "hf", "path": str(folder), "tokenizer": str(tokenizer.source)}
     raw = json.loads((folder / "config.json").read_text(encoding="utf-8"))  # checked above
     recorded = str(raw.get(FRAMING_KEY, BOS_EOS))

@@ -1,4 +1,4 @@
-"""llama2.c checkpoints (`.bin`, legacy version 0, what run.c reads) and `tokenizer.bin`.
+"""llama2.c checkpoints (`.bin`, legacy version 0, what run.c reads).
 
 Model file: 7 int32 (dim, hidden_dim, n_layers, n_heads, n_kv_heads, vocab_size, seq_len; a
 negative vocab_size means a separate classifier), then fp32 arrays: token_embedding [V, D],
@@ -9,10 +9,7 @@ classifier [V, D] when untied. RoPE rotates interleaved pairs with theta 10000 a
 RMSNorm eps is 1e-5; wq/wk rows are permuted to tinylm's rotate-half layout on the way in and
 back on the way out, so an imported file exports to the same bytes.
 
-Tokenizer file: uint32 max_token_length, then per id: float32 score, int32 length, bytes.
-Spaces are stored as ' ' (not '▁'), BOS as "\\n<s>\\n" and EOS as "\\n</s>\\n" (llama2.c's
-tokenizer.py). The file does not record sentencepiece's normaliser flags; see
-`load_tokenizer_bin` for how they are inferred. Prefer the `.model` file when you have it.
+Its tokenizer file is `tinylm.interop.llama2c_tokenizer`.
 """
 
 from __future__ import annotations
@@ -29,19 +26,10 @@ from tinylm.config import ModelConfig
 from tinylm.errors import TinylmError
 from tinylm.fileio import atomic_open
 from tinylm.framing import BOS
+from tinylm.interop.llama2c_tokenizer import tokenizer_bin_bytes
 from tinylm.interop.rope import halves_to_interleaved, interleaved_to_halves
 from tinylm.interop.runs import check_tokenizer_fits, write_imported_run
-from tinylm.interop.spm import (
-    BYTE,
-    CONTROL,
-    NORMAL,
-    SPACE,
-    UNKNOWN,
-    Piece,
-    SpmSettings,
-    build_tokenizer,
-)
-from tinylm.interop.vocab import BYTE_PIECE, spm_vocab
+from tinylm.interop.tokenizer_files import load_tokenizer_file
 from tinylm.models.llama import cos_sin
 from tinylm.progress import Progress
 from tinylm.tokenizer import Tokenizer
@@ -50,7 +38,6 @@ HEADER = struct.Struct("<7i")
 MAGIC = 0x616B3432  # "ak42": llama2.c's versioned export (version 1 fp32, 2 int8)
 RUN_C_THETA = 10000.0
 RUN_C_EPS = 1e-5
-BOS_PIECE, EOS_PIECE = "\n<s>\n", "\n</s>\n"
 MAX_DIM = 1 << 16  # sanity bound for header fields, so garbage is refused before allocating
 
 
@@ -256,90 +243,6 @@ def write_checkpoint(path: str | Path, model: nn.Module) -> int:
     return total
 
 
-# -- tokenizer.bin ----------------------------------------------------------------------------
-
-
-def read_tokenizer_bin(path: str | Path) -> list[tuple[bytes, float]]:
-    path = Path(path)
-    if not path.is_file():
-        raise TinylmError(f"tokenizer file not found: {path}")
-    data = path.read_bytes()
-    if len(data) < 4:
-        raise TinylmError(f"{path} is too short to be a llama2.c tokenizer.bin")
-    (max_len,) = struct.unpack_from("<I", data)
-    entries: list[tuple[bytes, float]] = []
-    offset = 4
-    while offset < len(data):
-        if offset + 8 > len(data):
-            raise TinylmError(f"{path} is truncated after {len(entries)} tokens")
-        score, length = struct.unpack_from("<fi", data, offset)
-        offset += 8
-        if not 0 < length <= max_len or offset + length > len(data):
-            raise TinylmError(
-                f"{path} is not a llama2.c tokenizer.bin (token {len(entries)} claims "
-                f"{length} bytes; longest allowed {max_len}) or it is truncated"
-            )
-        entries.append((data[offset : offset + length], score))
-        offset += length
-    if not entries:
-        raise TinylmError(f"{path} holds no tokens")
-    return entries
-
-
-def tokenizer_bin_pieces(entries: list[tuple[bytes, float]], source: str) -> list[Piece]:
-    pieces = []
-    for i, (raw, score) in enumerate(entries):
-        try:
-            text = raw.decode("utf-8")
-        except UnicodeDecodeError:
-            raise TinylmError(
-                f"{source}: token {i} is not valid UTF-8; not a llama2.c tokenizer.bin"
-            ) from None
-        if text == BOS_PIECE:
-            pieces.append(Piece("<s>", score, CONTROL))
-        elif text == EOS_PIECE:
-            pieces.append(Piece("</s>", score, CONTROL))
-        elif text == "<unk>":
-            pieces.append(Piece(text, score, UNKNOWN))
-        elif BYTE_PIECE.fullmatch(text):
-            pieces.append(Piece(text, score, BYTE))
-        else:
-            pieces.append(Piece(text.replace(" ", SPACE), score, NORMAL))
-    return pieces
-
-
-def load_tokenizer_bin(path: str | Path) -> Tokenizer:
-    pieces = tokenizer_bin_pieces(read_tokenizer_bin(path), str(path))
-    # The file does not say whether sentencepiece squeezed repeated spaces. A tokenizer trained
-    # on squeezed text cannot have learned a "▁▁" piece; Meta's Llama 2 tokenizer (which does
-    # not squeeze) has many. Otherwise assume sentencepiece's default, which llama2.c's
-    # train_vocab keeps: squeeze.
-    squeezed = not any(SPACE * 2 in p.text for p in pieces if p.kind == NORMAL)
-    settings = SpmSettings(add_dummy_prefix=True, remove_extra_whitespaces=squeezed)
-    return Tokenizer(build_tokenizer(pieces, settings, str(path)), source=str(path))
-
-
-def tokenizer_bin_bytes(tokenizer: Tokenizer, vocab_size: int) -> bytes:
-    vocab = spm_vocab(tokenizer, vocab_size)
-    entries: list[tuple[bytes, float]] = []
-    for i, piece in enumerate(vocab.pieces):
-        if i == vocab.bos_id:
-            text = BOS_PIECE
-        elif i == vocab.eos_id:
-            text = EOS_PIECE
-        elif piece.kind == NORMAL:
-            text = piece.text.replace(SPACE, " ")
-        else:
-            text = piece.text
-        entries.append((text.encode("utf-8"), piece.score))
-    max_len = max(len(raw) for raw, _ in entries)
-    out = [struct.pack("<I", max_len)]
-    for raw, score in entries:
-        out.append(struct.pack("<fi", score, len(raw)))
-        out.append(raw)
-    return b"".join(out)
-
-
 # -- import / export --------------------------------------------------------------------------
 
 
@@ -350,7 +253,7 @@ def import_llama2c(
     unless `framing` says otherwise."""
     model_path = Path(model_path)
     cfg, tensors = read_checkpoint(model_path)
-    tokenizer = Tokenizer.load(tokenizer_path)
+    tokenizer = load_tokenizer_file(tokenizer_path)
     check_tokenizer_fits(tokenizer, cfg.vocab_size, str(model_path))
     source = {"format": "llama2c", "path": str(model_path), "tokenizer": str(tokenizer_path)}
     return write_imported_run(out, cfg, tensors, tokenizer, source, framing or BOS)

@@ -11,7 +11,7 @@ from typing import Any
 
 import torch
 
-from tinylm.checkpoint import MODEL_FILE, save_model
+from tinylm.checkpoint import MODEL_FILE, check_model_tensors, save_model
 from tinylm.config import ModelConfig
 from tinylm.errors import TinylmError
 from tinylm.framing import check_framing
@@ -50,21 +50,9 @@ def build_imported_model(
     with torch.device("meta"):
         expected = build_model(cfg).state_dict()
     if cfg.tie_embeddings:
-        expected.pop("lm_head.weight")
         tensors = {k: v for k, v in tensors.items() if k != "lm_head.weight"}
-    missing = sorted(set(expected) - set(tensors))
-    unexpected = sorted(set(tensors) - set(expected))
-    if missing or unexpected:
-        detail = f"missing {missing[0]}" if missing else f"unexpected {unexpected[0]}"
-        raise TinylmError(
-            f"{source} does not hold a plain Llama ({detail}); tinylm imports Llama weights only"
-        )
-    for name, tensor in tensors.items():
-        if tuple(tensor.shape) != tuple(expected[name].shape):
-            raise TinylmError(
-                f"{source}: {name} has shape {tuple(tensor.shape)} but its config needs "
-                f"{tuple(expected[name].shape)}; the weights and the config do not belong together"
-            )
+    why = "tinylm imports plain Llama weights, with the config they came with"
+    check_model_tensors(source, tensors, expected, cfg.tie_embeddings, why)
     model = build_model(cfg)
     model.load_state_dict({k: v.float() for k, v in tensors.items()}, strict=False)
     return model

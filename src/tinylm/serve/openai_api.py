@@ -27,12 +27,12 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from tinylm import __version__
 from tinylm.errors import TinylmError
 from tinylm.generate import SamplingOptions
 from tinylm.run import LoadedRun
 from tinylm.serve.engine import Busy, Engine, GenerationStream, Slot
 from tinylm.serve.prompts import chat_prompt
+from tinylm.version import __version__
 
 DEFAULT_MAX_TOKENS = 256  # OpenAI's completions default (16) is too short for a story
 MAX_BODY_BYTES = 1 << 20

@@ -10,10 +10,11 @@ Simplified Chinese, deterministically from (seed, index), with TinyStories-Instr
 True
 """
 
+from tinylm.data.readers import STORY_SEPARATOR
+
 from .core import (
     FEATURES,
     LANGUAGES,
-    STORY_SEPARATOR,
     Lang,
     SynthStory,
     format_instruct,

@@ -12,7 +12,6 @@ import importlib
 import os
 import random
 import re
-import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,12 +19,13 @@ from types import ModuleType
 from typing import Literal
 
 from tinylm.data.instruct import FEATURES, FIELD_ORDER, InstructRecord, render_record
+from tinylm.data.readers import story_record
+from tinylm.fileio import atomic_open
 
 from .templates import Draft
 
 Lang = Literal["en", "zh"]
 LANGUAGES: tuple[str, ...] = ("en", "zh")
-STORY_SEPARATOR = "<|endoftext|>"
 # Chance that an instruct record shows each of its instruction fields: TinyStories-Instruct
 # gives every story a random subset, so a model learns to follow any combination of them.
 INSTRUCT_KEEP = 0.75
@@ -153,8 +153,7 @@ def write_corpus(
 ) -> int:
     """Write n stories in the TinyStories text format: each story followed by a line
     '<|endoftext|>' (exactly how TinyStories-train.txt is laid out: story text, newline,
-    '<|endoftext|>', newline). Write to a temp file in the same folder and os.replace it
-    into place so an interrupted run never leaves a half file. `progress`, if given, is a
+    '<|endoftext|>', newline; `story_record`), whole or not at all. `progress`, if given, is a
     callable(advance: int) called as stories are written. Returns bytes written.
 
     With `instruct`, each story is a TinyStories-Instruct record instead (`format_instruct`)
@@ -165,50 +164,27 @@ def write_corpus(
     target = Path(path)
     if target.is_dir():
         raise ValueError(f"output path is a directory: {target}")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     written = 0
     chunk = 512  # stories per write and per progress call
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            batch: list[str] = []
-            stories = generate_stories(lang_, n, seed)  # type: ignore[arg-type]
-            for index, story in enumerate(stories):
-                if instruct:
-                    fields = instruct_fields(lang_, seed, index)
-                    text = format_instruct(story, lang_, fields)  # type: ignore[arg-type]
-                else:
-                    text = story.text
-                batch.append(f"{text}\n{STORY_SEPARATOR}\n")
-                if len(batch) == chunk:
-                    data = "".join(batch).encode("utf-8")
-                    fh.write(data)
-                    written += len(data)
-                    batch.clear()
-                    if progress is not None:
-                        progress(chunk)
-            if batch:
+    # Under a temp name, renamed into place: an interrupted run never leaves a half file.
+    with atomic_open(target, "wb") as fh:
+        batch: list[str] = []
+        stories = generate_stories(lang_, n, seed)  # type: ignore[arg-type]
+        for index, story in enumerate(stories):
+            if instruct:
+                fields = instruct_fields(lang_, seed, index)
+                text = format_instruct(story, lang_, fields)  # type: ignore[arg-type]
+            else:
+                text = story.text
+            batch.append(story_record(text))
+            if len(batch) == chunk or index == n - 1:
                 data = "".join(batch).encode("utf-8")
                 fh.write(data)
                 written += len(data)
                 if progress is not None:
                     progress(len(batch))
-            fh.flush()
-            os.fsync(fh.fileno())
-        # mkstemp makes the file private (0600); give it the permissions of a normal new file.
-        os.chmod(tmp, 0o666 & ~_umask())
-        os.replace(tmp, target)
-    except BaseException:
-        # Ctrl-C included: never leave the temp file behind.
-        Path(tmp).unlink(missing_ok=True)
-        raise
+                batch.clear()
     return written
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
 
 
 def instruct_fields(lang: Lang, seed: int, index: int) -> tuple[str, ...]:

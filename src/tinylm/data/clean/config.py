@@ -15,8 +15,9 @@ from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
-from tinylm.config import _coerce, check_keys, read_toml
+from tinylm.config import read_toml
 from tinylm.errors import TinylmError
+from tinylm.settings import check_keys, coerce
 
 SCRIPTS = ("latin", "han")
 
@@ -101,7 +102,7 @@ def load_clean_toml(path: str | Path) -> dict[str, Any]:
     else:
         where = str(path)
     check_keys(raw, CleanConfig, where)
-    values = _coerce(CleanConfig, raw, where)
+    values = coerce(CleanConfig, raw, where)
     # Paths in the file are relative to the file, not to wherever the command runs.
     for key in ("offensive_words", "vocab_file"):
         if isinstance(values.get(key), str):
@@ -119,3 +120,24 @@ def build_clean_config(
     given = dict(flags or {})
     check_keys(given, CleanConfig, "flags")
     return replace(config, **given).validate()
+
+
+def enabled_steps(config: CleanConfig) -> dict[str, bool]:
+    """Which of the pipeline's steps (pipeline.STEPS, by name) this config runs."""
+    return {
+        "length": bool(
+            config.min_chars or config.max_chars is not None or config.min_words or config.max_words
+        ),
+        "ftfy": config.ftfy,
+        "nfc": config.nfc,
+        "whitespace": config.whitespace,
+        "quotes": config.quotes,
+        "simplified": config.to_simplified,
+        "replacement": config.drop_replacement,
+        "incomplete": config.drop_incomplete,
+        "script": config.script is not None,
+        "offensive": config.offensive,
+        "exact-dup": config.exact_dedup,
+        "near-dup": config.near_dedup,
+        "vocabulary": config.vocab_filter,
+    }

@@ -17,13 +17,13 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from tinylm.checkpoint import MODEL_FILE
+from tinylm.checkpoint import CHECKPOINTS_DIR, MODEL_FILE
 from tinylm.data.prepare import META_NAME
 from tinylm.errors import TinylmError
-from tinylm.fileio import fsync_replace, temp_path_beside
+from tinylm.fileio import atomic_copy
 from tinylm.gui.jobfile import JOB_FILE
 from tinylm.plots import read_metrics
-from tinylm.run import CHECKPOINTS_DIR, CONFIG_FILE, METRICS_FILE, TOKENIZER_FILE
+from tinylm.run import CONFIG_FILE, METRICS_FILE, TOKENIZER_FILE
 
 UPLOADS_DIR = "uploads"
 MAX_DEPTH = 3  # runs/demo/run is two deep; deeper trees are not scanned
@@ -210,16 +210,12 @@ class Workspace:
         key = (str(tok), tok.stat().st_mtime_ns)
         if key not in self._tokenizer_cache:
             from tinylm.tokenizer import Tokenizer
-            from tinylm.trainer import _looks_chinese
 
             try:
                 tokenizer = Tokenizer.load(tok)
             except TinylmError:
                 return "", ""
-            self._tokenizer_cache[key] = (
-                "zh" if _looks_chinese(tokenizer) else "en",
-                tokenizer.kind,
-            )
+            self._tokenizer_cache[key] = (tokenizer.language, tokenizer.kind)
         return self._tokenizer_cache[key]
 
     # -- changing -----------------------------------------------------------------------------
@@ -244,13 +240,7 @@ class Workspace:
         while target.exists():
             n += 1
             target = folder / f"{stem}-{n}{suffix}"
-        tmp = temp_path_beside(target)
-        try:
-            shutil.copyfile(source, tmp)
-            fsync_replace(tmp, target)
-        except BaseException:
-            tmp.unlink(missing_ok=True)
-            raise
+        atomic_copy(source, target)
         return target
 
 

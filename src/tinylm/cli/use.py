@@ -1,0 +1,344 @@
+"""`tinylm generate`, `eval`, `export`, `import`, `presets` and `demo`: using a trained run."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from tinylm.errors import TinylmError
+from tinylm.framing import FRAMINGS
+from tinylm.interop.formats import EXPORT_DTYPES, EXPORT_FORMATS
+from tinylm.settings import non_negative_int, number, positive_int, seed
+
+
+def add_parsers(commands: Any) -> None:
+    gen = commands.add_parser("generate", help="write text with a trained model")
+    gen.add_argument("run", help="run folder")
+    gen.add_argument("--prompt", default="", help="text to continue (default: from scratch)")
+    gen.add_argument("--max-new-tokens", type=non_negative_int, default=500)
+    gen.add_argument("--temperature", type=number, default=0.8, help="0 is greedy")
+    gen.add_argument("--top-k", type=positive_int)
+    gen.add_argument("--top-p", type=number, default=0.95)
+    gen.add_argument("--seed", type=seed)
+    gen.add_argument("--num-samples", type=positive_int, default=1)
+    gen.add_argument("--device", default="cpu")
+    gen.add_argument(
+        "--dtype",
+        default="fp32",
+        choices=("fp32", "bf16", "fp16", "auto"),
+        help="weight type (auto: whichever decodes this model faster here, measured once and "
+        "remembered; fp32 on CPUs without bf16 hardware)",
+    )
+    gen.add_argument(
+        "--compile",
+        action="store_true",
+        help="torch.compile the decoding step (a CUDA graph on GPUs): slower start, faster tokens",
+    )
+    gen.add_argument("--words", help="instruct: words the story must use, e.g. dog,ball,happy")
+    gen.add_argument(
+        "--features",
+        help="instruct: Dialogue, BadEnding, MoralValue, Twist, Foreshadowing, Conflict",
+    )
+    gen.add_argument("--summary", help="instruct: what the story is about")
+    gen.add_argument("--sentence", help="instruct: a sentence the story must contain")
+    gen.set_defaults(func=cmd_generate)
+
+    ev = commands.add_parser(
+        "eval",
+        help="loss/perplexity/bits per byte; with --report DIR the full suite for several runs",
+    )
+    ev.add_argument("runs", nargs="+", metavar="RUN", help="run folder(s), compared side by side")
+    ev.add_argument("--data", help="prepared data folder (val split) or text file")
+    ev.add_argument("--batch-size", type=positive_int, default=16)
+    ev.add_argument("--device", default="cpu")
+    ev.add_argument("--dtype", default="fp32", help="fp32 (exact, default), bf16, auto")
+    ev.add_argument(
+        "--framing",
+        choices=FRAMINGS,
+        help="score stories as bos+eos, bos, eos or none (default: each run's own, from its "
+        "config.json: tinylm runs bos+eos, llama2.c imports bos)",
+    )
+    ev.add_argument("--json", action="store_true", help="print one JSON line")
+    ev.add_argument(
+        "--instruct",
+        action="store_true",
+        help="instruction following: requested words, features, summary (see README)",
+    )
+    ev.add_argument(
+        "--prompts",
+        type=positive_int,
+        help="story beginnings (default 20), or instruct prompts (default 50)",
+    )
+    ev.add_argument("--baseline", help="instruct: a run to compare with (e.g. before fine-tuning)")
+    ev.add_argument(
+        "--report",
+        metavar="DIR",
+        help="write report.md, report.html, plots and results.json to this folder",
+    )
+    ev.add_argument("--lang", choices=("en", "zh"), help="instruct: built-in prompts' language")
+    ev.add_argument(
+        "--max-new-tokens", type=positive_int, help="per completion (default 200; instruct 300)"
+    )
+    ev.add_argument(
+        "--temperature",
+        type=number,
+        default=0.0,
+        help="instruct sampling; 0 (greedy, the default) makes runs differ only by their weights",
+    )
+    ev.add_argument("--top-p", type=number, default=0.95, help="instruct sampling")
+    ev.add_argument("--seed", type=seed, default=0, help="prompt i uses seed + i")
+    from tinylm.evalsuite.options import add_suite_flags  # torch-free: --help stays fast
+
+    add_suite_flags(ev)
+    ev.set_defaults(func=cmd_eval)
+
+    exp = commands.add_parser(
+        "export", help="write a run as a Hugging Face folder, a llama2.c .bin or a GGUF file"
+    )
+    exp.add_argument("run", help="run folder")
+    exp.add_argument("--format", required=True, choices=list(EXPORT_FORMATS))
+    exp.add_argument("--out", required=True, help="folder (hf) or file (llama2c, gguf)")
+    exp.add_argument(
+        "--dtype",
+        default="fp32",
+        choices=EXPORT_DTYPES,
+        help="weight type: "
+        + "; ".join(f"{f.name} {', '.join(f.dtypes)}" for f in EXPORT_FORMATS.values()),
+    )
+    exp.add_argument(
+        "--tokenizer-out", help="llama2c: where to write tokenizer.bin (default: beside --out)"
+    )
+    exp.set_defaults(func=cmd_export)
+
+    imp = commands.add_parser(
+        "import", help="make a run from a Hugging Face Llama folder or a llama2.c .bin"
+    )
+    imp.add_argument("source", help="Hugging Face model folder or llama2.c model .bin")
+    imp.add_argument("--out", required=True, help="run folder to create")
+    imp.add_argument(
+        "--tokenizer",
+        help="tokenizer.json, sentencepiece .model or llama2.c tokenizer.bin "
+        "(needed for llama2.c; default for a Hugging Face folder: its own)",
+    )
+    imp.add_argument(
+        "--framing",
+        choices=FRAMINGS,
+        help="how the model's training data framed each story: bos+eos, bos, eos or none "
+        "(default: llama2.c bos, Hugging Face bos+eos or what a tinylm export recorded)",
+    )
+    imp.set_defaults(func=cmd_import)
+
+    pre = commands.add_parser("presets", help="list the model presets")
+    pre.set_defaults(func=cmd_presets)
+
+    demo = commands.add_parser("demo", help="stories -> tokenizer -> model -> stories, offline")
+    demo.add_argument("--out", default="runs/demo", help="workspace folder")
+    demo.add_argument("--lang", choices=("en", "zh"), default="en")
+    demo.add_argument("--stories", type=positive_int, default=None)
+    demo.add_argument("--time-budget", default="8m", help="training time, e.g. 5m")
+    demo.add_argument("--seed", type=seed, default=0)
+    demo.set_defaults(func=cmd_demo)
+
+
+def cmd_generate(args: argparse.Namespace) -> None:
+    from tinylm.run import load_run
+
+    instruct = any(
+        value is not None for value in (args.words, args.features, args.summary, args.sentence)
+    )
+    if instruct:
+        from tinylm.data.instruct import make_record, render_prompt
+
+        if args.prompt:
+            raise TinylmError(
+                "--prompt cannot be combined with --words/--features/--summary/--sentence: "
+                "those build the prompt (in the instruct training format)"
+            )
+        # Checked before the model loads, so a typo in a feature name fails at once.
+        args.prompt = render_prompt(
+            make_record(args.words or "", args.features or "", args.summary, args.sentence)
+        )
+    run = load_run(args.run, args.device, args.dtype, compile=args.compile, batch=args.num_samples)
+    if args.compile:
+        # stderr, so a redirected story stays clean
+        print(
+            "compiling the decoding step: up to a minute or two the first time for a model "
+            "and batch size (inductor caches it), then faster tokens",
+            file=sys.stderr,
+            flush=True,
+        )
+    options = dict(
+        max_new_tokens=args.max_new_tokens,
+        temperature=args.temperature,
+        top_k=args.top_k,
+        top_p=args.top_p,
+        seed=args.seed,
+    )
+    if instruct:
+        _print_stories(run, args.prompt, args.num_samples, options)
+        return
+    if args.num_samples == 1:
+        out = sys.stdout
+        out.write(args.prompt)
+        out.flush()
+        for pieces in run.stream(args.prompt, **options):
+            out.write(pieces[0])
+            out.flush()
+        out.write("\n")
+        return
+    texts = run.generate(args.prompt, num_samples=args.num_samples, **options)
+    for i, text in enumerate(texts, start=1):
+        print(f"--- sample {i} ---")
+        print(text)
+
+
+def _print_stories(run: Any, prompt: str, num_samples: int, options: dict[str, Any]) -> None:
+    """Instruct mode: only the story is written, never the prompt that asked for it."""
+    if num_samples == 1:
+        started = False
+        for pieces in run.stream(prompt, **options):
+            piece = pieces[0] if started else pieces[0].lstrip()
+            started = started or bool(piece)
+            sys.stdout.write(piece)
+            sys.stdout.flush()
+        sys.stdout.write("\n")
+        return
+    texts = run.generate(prompt, num_samples=num_samples, **options)
+    for i, text in enumerate(texts, start=1):
+        print(f"--- sample {i} ---")
+        print(text[len(prompt) :].strip())
+
+
+def cmd_eval(args: argparse.Namespace) -> None:
+    from tinylm.device import resolve_dtype
+    from tinylm.evaluate import evaluate
+    from tinylm.framing import DESCRIPTIONS
+    from tinylm.precision import scoring_dtype
+    from tinylm.run import check_run, load_run
+
+    if args.instruct:
+        cmd_eval_instruct(args)
+        return
+    if args.report:
+        from tinylm.evalsuite.commands import eval_report
+
+        eval_report(args)
+        return
+    if args.data is None:
+        raise TinylmError(
+            "eval needs --data (a prepared folder or a text file), or --instruct, or --report DIR"
+        )
+    for path in args.runs:
+        check_run(path)  # a typo in the last run fails before the first is evaluated
+    for n, path in enumerate(args.runs):
+        run = load_run(path, device=args.device)
+        if args.dtype == "auto":
+            dtype = scoring_dtype(run.model, run.device, args.batch_size)
+        else:
+            dtype = resolve_dtype(args.dtype, run.device)
+        framing = args.framing or run.framing
+        result = evaluate(
+            run.model, run.tokenizer, args.data, run.device, dtype, args.batch_size,
+            framing=framing,
+        )  # fmt: skip
+        if args.json:
+            print(json.dumps({"run": str(run.path), "data": args.data, **result.as_dict()}))
+            continue
+        bpb = result.bits_per_byte
+        if n:
+            print()
+        print(f"run:            {run.path}")
+        print(f"data:           {args.data}")
+        print(f"framing:        {DESCRIPTIONS[framing]}")
+        print(f"tokens:         {result.tokens:,}")
+        print(f"loss:           {result.loss:.4f} nats/token")
+        print(f"perplexity:     {result.perplexity:.3f}")
+        print(f"bits per byte:  {bpb:.4f}" if bpb is not None else "bits per byte:  n/a")
+
+
+def cmd_export(args: argparse.Namespace) -> None:
+    from tinylm.interop.commands import export_run
+
+    for line in export_run(args.run, args.format, args.out, args.dtype, args.tokenizer_out):
+        print(line)
+
+
+def cmd_import(args: argparse.Namespace) -> None:
+    from tinylm.interop.commands import import_model
+
+    print(import_model(args.source, args.out, args.tokenizer, args.framing))
+
+
+def cmd_eval_instruct(args: argparse.Namespace) -> None:
+    from tinylm.generate import SamplingOptions
+    from tinylm.instruct_eval import data_prompts, evaluate_instruct, markdown_report, synth_prompts
+    from tinylm.run import load_run
+
+    args.prompts = args.prompts or 50
+    options = SamplingOptions(
+        max_new_tokens=args.max_new_tokens or 300,
+        temperature=args.temperature,
+        top_p=args.top_p,
+        seed=args.seed,
+    )
+    options.validate()
+    runs = [load_run(path, device=args.device) for path in (args.baseline, *args.runs) if path]
+    meta = None
+    if args.data is not None:
+        records, meta = data_prompts(args.data, args.prompts)
+        source = f"`{args.data}`"
+    else:
+        lang = args.lang or runs[-1].tokenizer.language
+        records = synth_prompts(lang, args.prompts)
+        source = f"the built-in generator ({lang}, held-out seed)"
+    results = evaluate_instruct(runs, records, options, meta)
+    compare = args.baseline is not None and len(runs) == 2
+    report = markdown_report(results, records, source, options, compare=compare)
+    if args.report:
+        from tinylm.evalsuite.commands import write_instruct_report
+
+        path = write_instruct_report(args.report, report)
+    if args.json:
+        print(json.dumps({r.name: r.metrics() for r in results}))
+    else:
+        print(report.split("\n## Examples")[0].rstrip())
+    if args.report:
+        print(f"report written to {path}", file=sys.stderr)
+
+
+def cmd_presets(args: argparse.Namespace) -> None:
+    from tinylm.config import ModelConfig
+    from tinylm.models import build_model, count_parameters
+    from tinylm.presets import PRESETS
+
+    print(
+        f"{'preset':<12} {'arch':<8} {'params':>8} {'dim':>5} {'layers':>6} {'heads':>5} "
+        f"{'kv':>3} {'vocab':>6} {'context':>7}  description"
+    )
+    for name, p in PRESETS.items():
+        cfg = ModelConfig(**p.model)
+        import torch
+
+        with torch.device("meta"):
+            params = count_parameters(build_model(cfg))
+        heads, kv = (cfg.n_heads, cfg.n_kv_heads) if cfg.n_heads else ("-", "-")
+        print(
+            f"{name:<12} {cfg.arch:<8} {params / 1e6:>7.2f}M {cfg.dim:>5} {cfg.n_layers:>6} "
+            f"{heads:>5} {kv:>3} {cfg.vocab_size:>6} {cfg.max_seq_len:>7}  {p.description}"
+        )
+
+
+def cmd_demo(args: argparse.Namespace) -> None:
+    from tinylm.config import parse_duration
+    from tinylm.demo import run_demo
+
+    run_demo(
+        Path(args.out),
+        lang=args.lang,
+        stories=args.stories,
+        time_budget=parse_duration(args.time_budget),
+        seed=args.seed,
+    )

@@ -1,0 +1,108 @@
+"""The export formats, one registry that the command line (`tinylm export --format`), the
+GUI's export buttons and the dispatcher (`interop.commands.export_run`) all read.
+
+A format is an `ExportFormat`: its name and title, whether it writes one file or a folder (and
+the file name to suggest), the weight types it can write, and `write(run, out, dtype, extra)`,
+which writes it and returns the lines to show the user. Adding a format is one class in its own
+module plus one line in `EXPORT_FORMATS`; `tests/test_contracts.py` holds every registered
+format to the protocol.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
+
+from tinylm.errors import TinylmError
+
+if TYPE_CHECKING:
+    from tinylm.run import LoadedRun
+
+
+@runtime_checkable
+class ExportFormat(Protocol):
+    name: str  # the --format value
+    title: str  # what a person calls it
+    single_file: bool  # one file (--out FILE) or a folder (--out DIR)
+    suggested_out: str  # a file or folder name to write into a run's export/ folder
+    dtypes: tuple[str, ...]  # weight types it writes; the first is the default
+
+    def write(self, run: LoadedRun, out: Path, dtype: str, tokenizer_out: Path | None) -> list[str]:
+        """Write `run` to `out`; the lines that say what was written and how to use it."""
+        ...
+
+
+def _size(path: Path) -> str:
+    total = sum(p.stat().st_size for p in path.rglob("*")) if path.is_dir() else path.stat().st_size
+    return f"{total / 1e6:.1f} MB"
+
+
+@dataclass(frozen=True)
+class HuggingFace:
+    name: str = "hf"
+    title: str = "Hugging Face"
+    single_file: bool = False
+    suggested_out: str = "hf"
+    dtypes: tuple[str, ...] = ("fp32", "fp16", "bf16")
+
+    def write(self, run: LoadedRun, out: Path, dtype: str, tokenizer_out: Path | None) -> list[str]:
+        from tinylm.interop.hf import export_hf
+
+        export_hf(run.model, run.tokenizer, out, dtype, run.framing)
+        return [
+            f"exported {run.path} to {out} (LlamaForCausalLM, {dtype}, {_size(out)})",
+            f"use it: transformers.pipeline('text-generation', model='{out}')",
+        ]
+
+
+@dataclass(frozen=True)
+class Llama2c:
+    name: str = "llama2c"
+    title: str = "llama2.c"
+    single_file: bool = True
+    suggested_out: str = "model.bin"
+    dtypes: tuple[str, ...] = ("fp32",)  # run.c reads fp32 weights only
+
+    def write(self, run: LoadedRun, out: Path, dtype: str, tokenizer_out: Path | None) -> list[str]:
+        from tinylm.interop.llama2c import export_llama2c
+
+        tok_path = tokenizer_out or out.with_name("tokenizer.bin")
+        if tok_path.resolve() == out.resolve():
+            raise TinylmError(f"--out {out} and the tokenizer file are the same path")
+        export_llama2c(run.model, run.tokenizer, out, tok_path)
+        return [
+            f"exported {run.path} to {out} (llama2.c legacy format, {_size(out)}) and {tok_path}",
+            f"use it: ./run {out} -z {tok_path}",
+        ]
+
+
+@dataclass(frozen=True)
+class Gguf:
+    name: str = "gguf"
+    title: str = "GGUF"
+    single_file: bool = True
+    suggested_out: str = "model.gguf"
+    dtypes: tuple[str, ...] = ("fp32", "fp16", "bf16")
+
+    def write(self, run: LoadedRun, out: Path, dtype: str, tokenizer_out: Path | None) -> list[str]:
+        from tinylm.interop.gguf import export_gguf
+
+        export_gguf(run.model, run.tokenizer, out, dtype, name=run.path.name)
+        return [
+            f"exported {run.path} to {out} (GGUF, llama architecture, {dtype}, {_size(out)})",
+            f"use it: llama-cli -m {out} -p 'Once upon a time'",
+        ]
+
+
+EXPORT_FORMATS: dict[str, ExportFormat] = {f.name: f for f in (HuggingFace(), Llama2c(), Gguf())}
+# Every weight type some format writes: the --dtype choices of `tinylm export`.
+EXPORT_DTYPES = tuple(dict.fromkeys(d for f in EXPORT_FORMATS.values() for d in f.dtypes))
+
+
+def export_format(name: str) -> ExportFormat:
+    if name not in EXPORT_FORMATS:
+        raise TinylmError(
+            f"unknown export format '{name}'; choose one of {', '.join(EXPORT_FORMATS)}"
+        )
+    return EXPORT_FORMATS[name]
