@@ -113,8 +113,11 @@ def _kill_repeatedly(tmp_path, data, kills: int, seed: int) -> None:
     assert straight.returncode == 0, straight.stderr
     rng = random.Random(seed)
     killed_mid_save = 0
-    for attempt in range(kills):
-        cmd = [sys.executable, "-m", "tinylm", *args] + (["--resume"] if attempt else [])
+    for _ in range(kills):
+        # --resume once the run folder exists (a kill before that leaves nothing to resume, and
+        # --resume on a folder that is not there is refused as a mistyped --out)
+        started = (tmp_path / "killed").exists()
+        cmd = [sys.executable, "-m", "tinylm", *args] + (["--resume"] if started else [])
         proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         # random moments: during start-up, training, or (save-every 1) writing a checkpoint
         time.sleep(rng.uniform(1.0, 6.0))

@@ -21,7 +21,14 @@ from safetensors.torch import save_file
 from torch import nn
 
 from tinylm.errors import TinylmError
-from tinylm.fileio import atomic_write_json, fsync_dir, fsync_replace, sha256_file, temp_path_beside
+from tinylm.fileio import (
+    atomic_copy,
+    atomic_write_json,
+    fsync_dir,
+    fsync_replace,
+    sha256_file,
+    temp_path_beside,
+)
 
 MODEL_FILE = "model.safetensors"
 TRAINER_STATE_FILE = "trainer_state.safetensors"
@@ -234,8 +241,8 @@ def write_checkpoint(
 ) -> Path:
     """checkpoints/step-N/ (weights; optimizer state, `extra` tensors such as RNG states and the
     trainer's JSON; a manifest) under a temp name, renamed into place whole, then the run's own
-    model.safetensors refreshed from it and older checkpoints beyond `keep` dropped. A full
-    disk is one line naming the checkpoint that is intact."""
+    model.safetensors refreshed from it (a copy) and older checkpoints beyond `keep` dropped. A
+    full disk is one line naming the checkpoint that is intact."""
     root = run_dir / CHECKPOINTS_DIR
     final = root / f"step-{step:08d}"
     tmp = root / f".{final.name}.tmp"
@@ -258,13 +265,9 @@ def write_checkpoint(
             shutil.rmtree(final)
         os.replace(tmp, final)  # the moment the checkpoint exists, whole
         fsync_dir(root)
-        link_tmp = run_dir / f".{MODEL_FILE}.tmp"
-        link_tmp.unlink(missing_ok=True)
-        try:
-            os.link(final / MODEL_FILE, link_tmp)  # same bytes, no extra disk
-        except OSError:
-            shutil.copyfile(final / MODEL_FILE, link_tmp)
-        os.replace(link_tmp, run_dir / MODEL_FILE)
+        # The run's own weights are a file of their own, not a link into the checkpoint: a
+        # user who replaces model.safetensors must not damage the checkpoint with it.
+        atomic_copy(final / MODEL_FILE, run_dir / MODEL_FILE)
     except OSError as exc:
         shutil.rmtree(tmp, ignore_errors=True)
         previous = next((p.name for p in checkpoint_dirs(run_dir) if p != final), None)
@@ -306,9 +309,10 @@ def check_checkpoint_room(run_dir: Path, parameters: int, keep: int) -> None:
         raise TinylmError(
             f"cannot write to --out {run_dir} ({exc.strerror or exc}); choose a writable folder"
         ) from None
-    # weights + two AdamW moments in fp32; while saving, one more checkpoint than kept
+    # weights + two AdamW moments in fp32; while saving, one more checkpoint than kept; and the
+    # run's own copy of the weights
     per_checkpoint = parameters * 4 * 3 + (1 << 20)
-    footprint = per_checkpoint * (keep + 1)
+    footprint = per_checkpoint * (keep + 1) + parameters * 4
     existing = sum(f.stat().st_size for d in checkpoint_dirs(run_dir) for f in d.iterdir())
     need = max(per_checkpoint, footprint - existing)
     free = shutil.disk_usage(run_dir).free

@@ -16,6 +16,8 @@ from tinylm.data.prepare import prepare
 from tinylm.device import resolve_device, resolve_dtype
 from tinylm.errors import TinylmError
 from tinylm.evaluate import evaluate
+from tinylm.fileio import check_writable_place
+from tinylm.locks import is_locked
 from tinylm.progress import Progress, console, format_duration
 from tinylm.run import load_run
 from tinylm.trainer import Trainer
@@ -58,7 +60,10 @@ def _prepare_workspace(out: Path) -> None:
             raise TinylmError(
                 f"--out {out} holds files that are not a tinylm demo; choose another folder"
             )
+        if is_locked(out / "run") is not None:
+            raise TinylmError(f"--out {out}: a demo is training in it right now; wait for it")
         shutil.rmtree(out)  # a previous demo of ours: start clean
+    check_writable_place(out / MARKER, "--out")
     out.mkdir(parents=True)
     (out / MARKER).write_text("made by `tinylm demo`; safe to delete\n")
 

@@ -91,14 +91,19 @@ def token_nll(
             count += n
             if progress is not None:
                 progress.advance(len(chunk))
-        if max_windows is None and rank == 0:
-            tail_start = len(eval_windows(tokens, seq_len)) * seq_len
-            if len(tokens) - tail_start >= 2:
-                tail = torch.from_numpy(tokens[tail_start:].astype(np.int64)).to(device)[None]
-                scored = None
-                if mask is not None:
-                    scored = torch.from_numpy(mask[tail_start + 1 :] != 0).to(device)[None]
-                total_batch, n = _window_nll(model, tail, device, dtype, scored)
+        full_windows = len(eval_windows(tokens, seq_len))
+        # The tail after the last full window; a split shorter than one window (a small
+        # validation set) is all tail, and scored during training too. Every rank runs that
+        # forward (FSDP's is collective), rank 0 counts it.
+        tail_start = full_windows * seq_len
+        wanted = (max_windows is None and rank == 0) or full_windows == 0
+        if wanted and len(tokens) - tail_start >= 2:
+            tail = torch.from_numpy(tokens[tail_start:].astype(np.int64)).to(device)[None]
+            scored = None
+            if mask is not None:
+                scored = torch.from_numpy(mask[tail_start + 1 :] != 0).to(device)[None]
+            total_batch, n = _window_nll(model, tail, device, dtype, scored)
+            if rank == 0:
                 total += total_batch
                 count += n
     finally:

@@ -12,6 +12,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
+from tinylm.errors import TinylmError
+
 
 def _umask() -> int:
     mask = os.umask(0)
@@ -101,3 +103,75 @@ def sha256_file(path: Path) -> str:
         while chunk := f.read(1 << 20):
             digest.update(chunk)
     return digest.hexdigest()
+
+
+# -- output locations -------------------------------------------------------------------------
+
+
+def check_writable_place(path: Path, what: str) -> None:
+    """The nearest existing folder above `path` must take new files (its missing folders are
+    made when the work is written). Probed by writing, which also catches read-only mounts."""
+    place = path.parent
+    while not place.exists():
+        if place.parent == place:
+            break
+        place = place.parent
+    if not place.is_dir():
+        raise TinylmError(f"{what} {path}: {place} is a file, not a folder; choose another path")
+    try:
+        fd, probe = tempfile.mkstemp(prefix=".tinylm-write-test.", dir=place)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        raise TinylmError(
+            f"{what} {path}: cannot write in {place} ({exc.strerror or exc}); choose a "
+            "writable place"
+        ) from None
+
+
+def check_output_file(path: str | Path, what: str = "--out") -> Path:
+    """Before any work: `path` is a new file tinylm may write. Not a folder; not an existing
+    file (someone's: tinylm does not overwrite what it was not asked to replace); not locked
+    by a tinylm process writing it; in a writable place."""
+    from tinylm.locks import describe, is_locked
+
+    path = Path(path)
+    if path.is_dir():
+        raise TinylmError(f"{what} {path} is a folder; give a file name (e.g. {path / 'out'})")
+    holder = is_locked(path, folder=False)
+    if holder is not None:
+        raise TinylmError(f"{what} {path} is being written by {describe(holder)}; wait for it")
+    if path.exists() or path.is_symlink():
+        raise TinylmError(
+            f"{what} {path} already exists; tinylm does not overwrite files: delete it or "
+            "choose another name"
+        )
+    check_writable_place(path, what)
+    return path
+
+
+def check_output_folder(
+    path: str | Path, what: str = "--out", allowed: tuple[str, ...] = ()
+) -> Path:
+    """Before any work: `path` is a folder tinylm may fill. Not a file; absent or empty (apart
+    from names in `allowed`, the command's own), so nobody's files are written over; not locked
+    by a tinylm process writing it; in a writable place."""
+    from tinylm.locks import LOCK_NAME, describe, is_locked
+
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise TinylmError(f"{what} {path} is a file; give a folder for it to create")
+    if path.is_dir():
+        holder = is_locked(path)
+        if holder is not None:
+            raise TinylmError(f"{what} {path} is being written by {describe(holder)}; wait for it")
+        others = [p.name for p in path.iterdir() if p.name not in (*allowed, LOCK_NAME)]
+        if others:
+            raise TinylmError(
+                f"{what} {path} is not empty ({', '.join(sorted(others)[:3])}"
+                f"{', ...' if len(others) > 3 else ''}); choose a new folder"
+            )
+        check_writable_place(path / "x", what)
+    else:
+        check_writable_place(path, what)
+    return path

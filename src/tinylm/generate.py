@@ -14,25 +14,29 @@ from torch import nn
 
 from tinylm.device import compile_cache_for_this_cpu
 from tinylm.errors import TinylmError
+from tinylm.settings import MAX_SEED, check_all, setting
+
+MAX_NEW_TOKENS = 1_000_000  # a novel's worth; the window slides past the context as needed
 
 
 @dataclass
 class SamplingOptions:
-    max_new_tokens: int = 500
-    temperature: float = 0.8
-    top_k: int | None = None
-    top_p: float | None = 0.95
-    seed: int | None = None
+    """How to sample, for every caller (the library, `tinylm generate`, the server, the GUI,
+    the evaluation): each field declared once with its range (`tinylm.settings`)."""
+
+    # The token buffer is allocated up front: a bound keeps a typo (2**63) a one-line refusal.
+    max_new_tokens: int = setting(500, "tokens to write at most", minimum=0, maximum=MAX_NEW_TOKENS)
+    temperature: float = setting(0.8, "sampling temperature (0: greedy)", minimum=0)
+    top_k: int | None = setting(None, "sample among the k likeliest tokens", above=0)
+    top_p: float | None = setting(
+        0.95, "sample within the smallest set of tokens this likely", above=0, maximum=1
+    )
+    seed: int | None = setting(
+        None, "random seed (same seed, same text)", minimum=0, maximum=MAX_SEED
+    )
 
     def validate(self) -> None:
-        if self.max_new_tokens < 0:
-            raise TinylmError(f"--max-new-tokens must be >= 0, got {self.max_new_tokens}")
-        if self.temperature < 0:
-            raise TinylmError(f"--temperature must be >= 0 (0 is greedy), got {self.temperature}")
-        if self.top_k is not None and self.top_k <= 0:
-            raise TinylmError(f"--top-k must be positive, got {self.top_k}")
-        if self.top_p is not None and not 0 < self.top_p <= 1:
-            raise TinylmError(f"--top-p must be in (0, 1], got {self.top_p}")
+        check_all(self)
 
 
 def sample_next(

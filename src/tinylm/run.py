@@ -22,6 +22,7 @@ import torch
 from torch import nn
 
 from tinylm.checkpoint import (
+    CHECKPOINTS_DIR,
     MODEL_FILE,
     checkpoint_dirs,
     load_model_weights,
@@ -33,6 +34,7 @@ from tinylm.errors import TinylmError
 from tinylm.fileio import atomic_write_json
 from tinylm.framing import run_framing
 from tinylm.generate import SamplingOptions, generate_tokens
+from tinylm.locks import LOCK_NAME
 from tinylm.models import build_model, count_parameters
 from tinylm.textstream import GenerationStream
 from tinylm.tokenizer import Tokenizer
@@ -47,7 +49,8 @@ SAMPLE_PROMPTS = {"en": "Once upon a time", "zh": "从前"}
 LOSS_PLOT = "loss.png"
 # What a launcher (the GUI) may put in a new run folder before training starts: its job record,
 # the log it sends our output to, and a config file with the chosen hyper-parameters.
-LAUNCHER_FILES = ("job.json", "train.log", "train.toml")
+LAUNCHER_FILES = ("job.json", "train.log", "train.toml", LOCK_NAME)
+RUN_FILES = (TOKENIZER_FILE, METRICS_FILE, SAMPLES_FILE, LOSS_PLOT, CHECKPOINTS_DIR, MODEL_FILE)
 
 
 def write_run_config(
@@ -73,6 +76,10 @@ def check_out_dir(
     if out.exists() and not out.is_dir():
         raise TinylmError(f"--out {out} exists and is not a folder")
     has_run = (out / CONFIG_FILE).is_file()
+    names = [p.name for p in out.iterdir()] if out.is_dir() else []
+    foreign = any(name not in LAUNCHER_FILES for name in names)
+    # what a run writes before its config.json: a run killed then is still ours to restart
+    not_ours = any(name not in (*LAUNCHER_FILES, *RUN_FILES) for name in names)
     checkpoint, notes = None, []
     if has_run and resume:
         checkpoint, notes = resumable_checkpoint(out)
@@ -81,14 +88,25 @@ def check_out_dir(
             raise TinylmError(
                 f"{out} has weights but no resumable checkpoint; train into a new --out"
             )
+        if not out.is_dir():  # a mistyped --out must not start a new run from step 0
+            raise TinylmError(
+                f"--resume: there is no run in {out} (no such folder); check --out, or drop "
+                "--resume to start a new run"
+            )
+        if not has_run and not_ours:
+            raise TinylmError(
+                f"--resume: {out} holds other files, not a run; check --out (nothing was "
+                "written there)"
+            )
         if checkpoint is None:
-            say(f"nothing to resume in {out}; starting a new run")
+            # our own folder: a run stopped before its first checkpoint, or a launcher's
+            say(f"nothing to resume in {out} yet; starting the run from step 0")
         return checkpoint, notes
     if has_run or checkpoint_dirs(out):
         raise TinylmError(
             f"{out} already holds a run; pass --resume to continue it or choose another --out"
         )
-    if out.is_dir() and any(p.name not in LAUNCHER_FILES for p in out.iterdir()):
+    if foreign:
         raise TinylmError(f"--out {out} is not empty and not a run; choose a new folder")
     return None, notes
 
@@ -136,16 +154,27 @@ def read_run_config(run_dir: str | Path) -> dict[str, Any]:
     return config
 
 
-def check_resume_arch(run_dir: str | Path, arch: str, asked_by: str) -> None:
-    """Resuming keeps the run's own model; refuse a request for another family up front."""
+def check_resume_model(run_dir: str | Path, asked: ModelConfig, asked_by: str) -> None:
+    """Resuming keeps the run's own model: refuse, up front, a preset, config file or flag that
+    asks for another (another family, or another shape; the vocabulary follows the data)."""
     if not (Path(run_dir) / CONFIG_FILE).is_file():
         return
-    run_arch = read_run_config(run_dir)["model"].get("arch", "llama")
-    if run_arch != arch:
+    saved = read_run_config(run_dir)["model"]
+    run_arch = saved.get("arch", "llama")
+    flag = asked_by.split()[0]
+    if run_arch != asked.arch:
         raise TinylmError(
-            f"{run_dir} is a run of arch {run_arch} but {asked_by} asks for {arch}; drop "
-            f"{asked_by.split()[0]} to resume it, or train into a new --out"
+            f"{run_dir} is a run of arch {run_arch} but {asked_by} asks for {asked.arch}; drop "
+            f"{flag} to resume it, or train into a new --out"
         )
+    mine = run_model_config({"model": saved}, str(Path(run_dir) / CONFIG_FILE))
+    for name, value in asdict(asked).items():
+        if name != "vocab_size" and getattr(mine, name) != value:
+            raise TinylmError(
+                f"{run_dir} is a run of {mine.describe()}, but {asked_by} asks for {name} "
+                f"{value} (the run has {getattr(mine, name)}); resuming continues the run's own "
+                f"model: drop {flag} to resume it, or train into a new --out"
+            )
 
 
 def run_model_config(config: dict[str, Any], where: str) -> ModelConfig:
@@ -268,6 +297,14 @@ def load_run(
     config = read_run_config(run)
     model_cfg = run_model_config(config, str(run / CONFIG_FILE))
     tokenizer = Tokenizer.load(run / TOKENIZER_FILE)
+    trained_with = (config.get("data") or {}).get("tokenizer_sha256")
+    if trained_with and tokenizer.sha256() != trained_with:
+        raise TinylmError(
+            f"{run / TOKENIZER_FILE} is not the tokenizer {run} was trained with (config.json "
+            f"records sha256 {trained_with[:12]}..., the file's is {tokenizer.sha256()[:12]}...); "
+            f"put the run's own back (its data folder {config['data'].get('path', '')} has a "
+            "copy)"
+        )
     if tokenizer.vocab_size > model_cfg.vocab_size:
         raise TinylmError(
             f"{run}: tokenizer.json has {tokenizer.vocab_size} tokens but the model only "

@@ -78,13 +78,17 @@ def default_of(f: Field) -> Any:
 # -- checking values ------------------------------------------------------------------------
 
 
+def _bound(x: float) -> str:
+    return f"{x:,}" if float(x).is_integer() and abs(x) >= 1e6 else f"{x:g}"
+
+
 def _range_problem(value: float, s: Setting) -> str | None:
     if s.above is not None and not value > s.above:
-        return "must be positive" if s.above == 0 else f"must be above {s.above:g}"
+        return "must be positive" if s.above == 0 else f"must be above {_bound(s.above)}"
     if s.minimum is not None and value < s.minimum:
-        return f"must be >= {s.minimum:g}"
+        return f"must be >= {_bound(s.minimum)}"
     if s.maximum is not None and value > s.maximum:
-        return f"must be <= {s.maximum:g}"
+        return f"must be <= {_bound(s.maximum)}"
     return None
 
 
@@ -112,7 +116,7 @@ def check(f: Field, s: Setting, value: Any, name: str) -> Any:
     if kind in (int, float):
         problem = _range_problem(value, s)
         if problem:
-            raise TinylmError(f"{name} {problem}, got {value:g}")
+            raise TinylmError(f"{name} {problem}, got {_bound(value)}")
     if kind is str and s.choices and value not in s.choices:
         raise TinylmError(
             f"{name} must be one of {', '.join(s.choices)}, got '{value}'"
@@ -154,6 +158,22 @@ def check_keys(values: dict[str, Any], cls: type, where: str) -> None:
     for key in values:
         if key not in names:
             raise TinylmError(f"unknown key '{key}' in {where}{did_you_mean(key, names)}")
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def check_text(text: str, what: str) -> str:
+    """Text a user hands in (a prompt, a chat message): bytes that were not UTF-8 reach Python
+    as lone surrogates (a shell's surrogate escapes, a JSON "\\udc80"), which no tokenizer can
+    encode; refused in one line with where the first one is."""
+    bad = _SURROGATE.search(text)
+    if bad:
+        raise TinylmError(
+            f"{what} holds bytes that are not valid UTF-8 (at character {bad.start()}); pass "
+            "UTF-8 text"
+        )
+    return text
 
 
 # -- argparse value types -----------------------------------------------------------------

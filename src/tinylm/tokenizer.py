@@ -27,6 +27,9 @@ BYTE_TOKENS = tuple(f"<0x{b:02X}>" for b in range(256))
 # Ids taken before any learned token: 3 specials, 256 bytes, <pad>.
 RESERVED = len(SPECIAL_TOKENS) + len(BYTE_TOKENS)
 BYTE_OFFSET = 3  # id of <0x00>
+# The largest vocabulary tinylm trains: 4x Gemma's. Asking the trainer for a billion made it
+# allocate tens of GB and abort.
+MAX_VOCAB = 1 << 20
 MIN_VOCAB = RESERVED + 16
 
 # GPT-2's split: contractions, an optional space glued to the following word / number / symbol
@@ -215,14 +218,18 @@ def train_tokenizer(
 ) -> Tokenizer:
     """Train a byte-fallback BPE tokenizer of exactly `vocab_size` ids (fewer only if the text
     has too few distinct pairs to fill it)."""
-    if vocab_size < MIN_VOCAB:
-        raise TinylmError(f"--vocab-size must be at least {MIN_VOCAB} (256 byte tokens + specials)")
-    if vocab_size > 2**32 - 1:
-        raise TinylmError(f"--vocab-size {vocab_size} is too large")
+    if not MIN_VOCAB <= vocab_size <= MAX_VOCAB:
+        raise TinylmError(
+            f"--vocab-size must be at least {MIN_VOCAB} (256 byte tokens + specials) and at "
+            f"most {MAX_VOCAB:,}, got {vocab_size:,}"
+        )
     learned = vocab_size - len(BYTE_TOKENS)
     # Rare characters fall back to bytes instead of crowding out merges; half the learned slots
-    # at most go to single characters (Chinese needs many, English needs ~100).
-    limit_alphabet = max(64, (learned - len(SPECIAL_TOKENS)) // 2)
+    # at most go to single characters (Chinese needs many, English needs ~100), and never more
+    # than there are slots: the alphabet is added whole, so a larger one overshot the size asked
+    # for (300 gave 314 tokens).
+    room = learned - len(SPECIAL_TOKENS)
+    limit_alphabet = min(room, max(64, room // 2))
     trainer = trainers.BpeTrainer(
         vocab_size=learned,
         min_frequency=2,

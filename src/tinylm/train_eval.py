@@ -30,7 +30,11 @@ class Validator:
     device: torch.device
     dtype: torch.dtype
 
-    def loss(self) -> float:
+    def loss(self) -> float | None:
+        """The validation loss, or None when there is no held-out text to score (a data
+        folder prepared with --val-fraction 0)."""
+        if len(self.tokens) < 2:
+            return None
         total, count = token_nll(
             self.model,
             self.tokens,
@@ -43,7 +47,9 @@ class Validator:
             mask=self.mask,
         )
         sums = self.dist.sum(torch.tensor([total, float(count)], dtype=torch.float64))
-        return float(sums[0] / max(1.0, float(sums[1])))
+        if float(sums[1]) == 0:
+            return None
+        return float(sums[0] / float(sums[1]))
 
     def sample(self, out: Path, step: int) -> str:
         """A sample story at temperature 0.8, seeded by the step (every rank runs it in

@@ -46,6 +46,7 @@ from tinylm.distributed import (
 from tinylm.errors import TinylmError
 from tinylm.faults import Faults, bad_step_action
 from tinylm.fileio import atomic_copy
+from tinylm.locks import Lock
 from tinylm.models import build_model, count_parameters
 from tinylm.optim import make_optimizer
 from tinylm.plots import plot_losses
@@ -275,6 +276,23 @@ class Trainer:
             append_jsonl(self.out / METRICS_FILE, record)
 
     def fit(self) -> TrainResult:
+        """Train, holding the run folder's lock throughout: a second process training into
+        the same --out (the CLI, or the GUI) is refused in one line naming the first."""
+        lock, problem = Lock(self.out, "--out"), None
+        if self.dist.is_main:
+            try:
+                lock.acquire()
+            except TinylmError as exc:
+                problem = str(exc)
+        problem = self.dist.broadcast(problem)  # every rank stops if rank 0 may not write
+        if problem is not None:
+            raise TinylmError(problem)
+        try:
+            return self._fit()
+        finally:
+            lock.release()  # and a folder it made for a run that never began is gone
+
+    def _fit(self) -> TrainResult:
         self._setup()
         resumed = self.checkpoint is not None
         if self.dist.is_main:
@@ -540,21 +558,15 @@ class Trainer:
 
     def _eval_and_sample(self, bar: Progress) -> None:
         started = time.perf_counter()
-        val = self.validator.loss()
-        if self.state.first_val_loss is None:
-            self.state.first_val_loss = val
-        self.state.last_val_loss = val
-        self._write_metrics(
-            {
-                "step": self.state.step,
-                "val_loss": val,
-                "val_ppl": math.exp(min(val, 700)),
-                "elapsed": self.state.elapsed,
-            }
-        )
-        bar.log(
-            f"step {self.state.step}: validation loss {val:.4f}, perplexity {math.exp(val):.2f}"
-        )
+        val = self.validator.loss()  # None without held-out text: no made-up number
+        if val is not None:
+            if self.state.first_val_loss is None:
+                self.state.first_val_loss = val
+            self.state.last_val_loss = val
+            ppl, step = math.exp(min(val, 700)), self.state.step
+            record = {"step": step, "val_loss": val, "val_ppl": ppl, "elapsed": self.state.elapsed}
+            self._write_metrics(record)
+            bar.log(f"step {self.state.step}: validation loss {val:.4f}, perplexity {ppl:.2f}")
         every = self.cfg.sample_every or self.cfg.eval_every
         if self.state.step % every == 0 or self.state.step == self.state.max_steps:
             text = self.validator.sample(self.out, self.state.step)

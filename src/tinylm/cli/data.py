@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 from typing import Any
 
 from tinylm.cli.parser import ArgumentParser
 from tinylm.errors import TinylmError
-from tinylm.settings import non_negative_int, number, positive_int
+from tinylm.fileio import check_output_file, check_writable_place
+from tinylm.settings import non_negative_int, number, positive_int, seed
 
 
 def add_parsers(commands: Any) -> None:
@@ -19,7 +21,7 @@ def add_parsers(commands: Any) -> None:
     synth = data_cmds.add_parser("synth", help="write built-in TinyStories-like stories")
     synth.add_argument("--lang", choices=("en", "zh"), default="en")
     synth.add_argument("--stories", type=non_negative_int, help="how many stories")
-    synth.add_argument("--seed", type=int, default=0)
+    synth.add_argument("--seed", type=seed, default=0)
     synth.add_argument("--out", help="output .txt file (TinyStories format)")
     synth.add_argument(
         "--print-vocab",
@@ -135,6 +137,7 @@ def cmd_data_synth(args: argparse.Namespace) -> None:
         raise TinylmError("data synth needs --out FILE (or --print-vocab)")
     if args.stories is None:
         raise TinylmError("data synth needs --stories N")
+    check_output_file(args.out)
     with Progress("writing stories", total=args.stories, unit="stories") as bar:
         written = synth.write_corpus(
             args.out,
@@ -168,6 +171,7 @@ def cmd_data_prepare(args: argparse.Namespace) -> None:
         f"val {val.stories:,} stories / {val.tokens:,} tokens, vocab {result.vocab_size} "
         f"({result.dtype})"
     )
+    _say_vocab(result.vocab_size, args.vocab_size)
     if result.instruct:
         skipped = f"; skipped {result.skipped:,} without a story" if result.skipped else ""
         print(f"instruct records: loss mask written (train.mask, val.mask){skipped}")
@@ -243,6 +247,8 @@ def cmd_data_clean(args: argparse.Namespace) -> None:
         if value is not None:
             flags[name] = value or None
     config = build_clean_config(args.config, flags)
+    if args.report:
+        check_writable_place(Path(args.report), "--report")
     result = clean(args.inputs, args.out, config, field=args.field, column=args.column)
     removed = ", ".join(f"{s.name} {s.removed:,}" for s in result.steps if s.removed)
     fixed = ", ".join(f"{s.name} {s.modified:,}" for s in result.steps if s.modified)
@@ -262,6 +268,7 @@ def cmd_tokenizer_train(args: argparse.Namespace) -> None:
     from tinylm.tokenizer import train_tokenizer
 
     paths = expand_inputs(args.inputs)
+    check_output_file(args.out)
 
     def texts() -> Any:
         for path in paths:
@@ -270,3 +277,12 @@ def cmd_tokenizer_train(args: argparse.Namespace) -> None:
     tokenizer = train_tokenizer(texts(), args.vocab_size)
     tokenizer.save(args.out)
     print(f"trained a {tokenizer.vocab_size}-token byte-fallback BPE tokenizer -> {args.out}")
+    _say_vocab(tokenizer.vocab_size, args.vocab_size)
+
+
+def _say_vocab(got: int, asked: int | None) -> None:
+    if asked is not None and got < asked:
+        print(
+            f"note: the text gave {got:,} tokens of the {asked:,} asked for (too little text for "
+            "more merges)"
+        )

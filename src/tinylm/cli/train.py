@@ -70,11 +70,17 @@ def cmd_train(args: argparse.Namespace) -> None:
     model_cfg, train_cfg = resolve_configs(
         args.preset, file_model, file_train, flag_model, flag_train
     )
-    if args.resume and (args.arch or args.preset):
-        from tinylm.run import check_resume_arch
+    if args.resume and (args.arch or args.preset or file_model):
+        from tinylm.run import check_resume_model
 
-        asked_by = f"--arch {args.arch}" if args.arch else f"--preset {args.preset}"
-        check_resume_arch(args.out, model_cfg.arch, asked_by)
+        asked_by = (
+            f"--arch {args.arch}"
+            if args.arch
+            else f"--preset {args.preset}"
+            if args.preset
+            else f"--config {args.config}"
+        )
+        check_resume_model(args.out, model_cfg, asked_by)
     trainer = Trainer(
         args.data,
         args.out,

@@ -11,7 +11,7 @@ from typing import Any
 from tinylm.errors import TinylmError
 from tinylm.framing import FRAMINGS
 from tinylm.interop.formats import EXPORT_DTYPES, EXPORT_FORMATS
-from tinylm.settings import non_negative_int, number, positive_int, seed
+from tinylm.settings import check_text, non_negative_int, number, positive_int, seed
 
 
 def add_parsers(commands: Any) -> None:
@@ -144,6 +144,7 @@ def add_parsers(commands: Any) -> None:
 
 
 def cmd_generate(args: argparse.Namespace) -> None:
+    from tinylm.generate import SamplingOptions
     from tinylm.run import load_run
 
     instruct = any(
@@ -161,6 +162,15 @@ def cmd_generate(args: argparse.Namespace) -> None:
         args.prompt = render_prompt(
             make_record(args.words or "", args.features or "", args.summary, args.sentence)
         )
+    check_text(args.prompt, "--prompt")
+    options = dict(
+        max_new_tokens=args.max_new_tokens,
+        temperature=args.temperature,
+        top_k=args.top_k,
+        top_p=args.top_p,
+        seed=args.seed,
+    )
+    SamplingOptions(**options).validate()  # before anything is printed or loaded
     run = load_run(args.run, args.device, args.dtype, compile=args.compile, batch=args.num_samples)
     if args.compile:
         # stderr, so a redirected story stays clean
@@ -170,13 +180,6 @@ def cmd_generate(args: argparse.Namespace) -> None:
             file=sys.stderr,
             flush=True,
         )
-    options = dict(
-        max_new_tokens=args.max_new_tokens,
-        temperature=args.temperature,
-        top_k=args.top_k,
-        top_p=args.top_p,
-        seed=args.seed,
-    )
     if instruct:
         _print_stories(run, args.prompt, args.num_samples, options)
         return

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+import json
+import shutil
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -28,8 +30,9 @@ from tinylm.data.instruct import (
 )
 from tinylm.data.readers import expand_inputs, read_stories
 from tinylm.errors import TinylmError
-from tinylm.fileio import atomic_write_json, fsync_replace, sha256_file
+from tinylm.fileio import atomic_write_json, check_writable_place, fsync_replace, sha256_file
 from tinylm.interop.tokenizer_files import load_tokenizer_file
+from tinylm.locks import LOCK_NAME, locked
 from tinylm.progress import Progress
 from tinylm.tokenizer import Tokenizer, byte_tokenizer, train_tokenizer
 
@@ -95,9 +98,51 @@ def prepare(
         raise TinylmError(f"--val-fraction must be in [0, 0.5), got {val_fraction}")
     paths = expand_inputs(inputs)
     out = Path(out_dir)
+    previous = _previous_tokenizer(out)
+    check_writable_place(out / META_NAME, "--out")
+    created = not out.exists()
+    out.mkdir(parents=True, exist_ok=True)
+    try:
+        with locked(out, "the data folder"):
+            return _prepare(
+                paths, out, previous, tokenizer_path, vocab_size, val_fraction, field, column,
+                show_progress, instruct, byte_level,
+            )  # fmt: skip
+    except BaseException:
+        if created:  # nothing of a failed preparation is left behind
+            shutil.rmtree(out, ignore_errors=True)
+        raise
+
+
+def _previous_tokenizer(out: Path) -> str | None:
+    """The tokenizer hash of a prepared folder `out` already is (it may be prepared again
+    with the same tokenizer), None for a new or empty folder; any other folder is refused."""
     if out.exists() and not out.is_dir():
         raise TinylmError(f"--out {out} exists and is not a folder")
-    out.mkdir(parents=True, exist_ok=True)
+    if not out.is_dir() or not any(p.name != LOCK_NAME for p in out.iterdir()):
+        return None
+    try:
+        meta = json.loads((out / META_NAME).read_text(encoding="utf-8"))
+        return str(meta["tokenizer_sha256"])
+    except (OSError, ValueError, KeyError, TypeError):
+        raise TinylmError(
+            f"--out {out} is not empty and not a prepared data folder; choose a new folder"
+        ) from None
+
+
+def _prepare(
+    paths: list[Path],
+    out: Path,
+    previous: str | None,
+    tokenizer_path: str | Path | None,
+    vocab_size: int | None,
+    val_fraction: float,
+    field: str | None,
+    column: str | None,
+    show_progress: bool,
+    instruct: bool | None,
+    byte_level: bool,
+) -> PrepareResult:
     if instruct is None:
         instruct = looks_instruct(paths[0], field=field, column=column)
     skipped = [0]
@@ -139,6 +184,11 @@ def prepare(
     dtype = token_dtype(tokenizer.vocab_size)
     if tokenizer.bos_id is None:
         raise TinylmError(f"tokenizer {tokenizer.source} has no BOS token; tinylm needs one")
+    if previous is not None and previous != tokenizer.sha256():
+        raise TinylmError(
+            f"--out {out} holds data prepared with another tokenizer, and runs trained on it "
+            "need it as it is; choose a new folder (or delete that one)"
+        )
 
     result = PrepareResult(out_dir=out, vocab_size=tokenizer.vocab_size, dtype=dtype.name)
     names = {"train": out / "train.bin", "val": out / "val.bin"}
@@ -190,6 +240,13 @@ def prepare(
                 bar.advance(pending.result())
             bar.update(completed=total_bytes)
         if stats["train"].stories == 0:
+            held = stats["val"].stories
+            if held:
+                raise TinylmError(
+                    f"{', '.join(map(str, paths))} holds {held} stor{'y' if held == 1 else 'ies'}"
+                    f", all held out for validation (--val-fraction {val_fraction:g}); give more "
+                    "stories, or --val-fraction 0 to train on every one"
+                )
             if skipped[0]:
                 raise TinylmError(
                     f"none of the {skipped[0]} instruct records in {', '.join(map(str, paths))} "

@@ -35,6 +35,9 @@ def story_record(story: str) -> str:
 TEXT_FIELDS = ("text", "story", "story_zh", "content", "completion", "body")
 TEXT_SUFFIXES = (".txt", ".text", ".md")
 FORMATS = ("txt", "jsonl", "json", "csv", "tsv", "parquet")
+# TinyStories stories are 1-10 KB; a million characters without a separator is a book, or a file
+# in the wrong layout, and tokenizing it in one piece took gigabytes.
+MAX_STORY_CHARS = 1_000_000
 COMPRESSIONS = {".gz": "gzip", ".zst": "zstd", ".zstd": "zstd"}
 READABLE = ".txt, .jsonl, .json, .csv, .tsv, .parquet (txt/jsonl/json/csv/tsv also as .gz or .zst)"
 # Problems listed one by one per file; past this only the count grows (a binary file would
@@ -117,23 +120,99 @@ def _is_readable_suffix(path: Path) -> bool:
 
 
 def open_binary(path: Path) -> IO[bytes]:
-    """The file's bytes, decompressed on the fly for .gz / .zst."""
+    """The file's bytes, decompressed on the fly for .gz / .zst (`CheckedDecompression`)."""
     compression = detect_compression(path)
-    if compression == "gzip":
-        import gzip
+    if compression is None:
+        return open(path, "rb")
+    return io.BufferedReader(CheckedDecompression(path, compression), buffer_size=1 << 20)
 
-        return gzip.open(path, "rb")
-    if compression == "zstd":
-        try:
-            import zstandard
-        except ImportError:
-            raise TinylmError(
-                f"{path} is zstd-compressed; install zstandard (pip install zstandard)"
-            ) from None
-        raw = open(path, "rb")  # noqa: SIM115 - closed by the BufferedReader that wraps it
-        reader = zstandard.ZstdDecompressor().stream_reader(raw, closefd=True)
-        return io.BufferedReader(reader, buffer_size=1 << 20)  # type: ignore[arg-type]
-    return open(path, "rb")
+
+class CheckedDecompression(io.RawIOBase):
+    """The decompressed bytes of a .gz or .zst file, read through the codec's own stream state,
+    so that damage is never taken for the end of the text: a corrupt stream, or one that ends
+    before its end-of-stream marker (a download or a copy cut short), is a one-line error naming
+    the file and the compressed byte offset, as broken UTF-8 is. Concatenated members (gzip)
+    and frames (zstd) are read one after another."""
+
+    CHUNK = 1 << 20
+
+    def __init__(self, path: Path, kind: str) -> None:
+        self.path, self.kind = path, kind
+        if kind == "zstd":
+            try:
+                import zstandard
+            except ImportError:
+                raise TinylmError(
+                    f"{path} is zstd-compressed; install zstandard (pip install zstandard)"
+                ) from None
+            self._zstd = zstandard
+        self.raw = open(path, "rb")  # noqa: SIM115 - closed with this stream
+        self.offset = 0  # compressed bytes consumed
+        self.pending = b""
+        self.decoder = self._decoder()
+        self.started = False  # the current member/frame has begun
+        self.finished = False
+
+    def _decoder(self) -> object:
+        if self.kind == "gzip":
+            import zlib
+
+            return zlib.decompressobj(wbits=31)  # gzip header and trailer, checked
+        return self._zstd.ZstdDecompressor().decompressobj()
+
+    def _damaged(self, why: str) -> TinylmError:
+        return TinylmError(
+            f"{self.path}: the {self.kind} stream {why} at compressed byte {self.offset:,}; "
+            "the file is damaged or was cut short: download or compress it again"
+        )
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:  # type: ignore[override]
+        while not self.pending and not self.finished:
+            self._fill()
+        n = min(len(buffer), len(self.pending))
+        buffer[:n] = self.pending[:n]
+        self.pending = self.pending[n:]
+        return n
+
+    def _fill(self) -> None:
+        import zlib
+
+        chunk = self.raw.read(self.CHUNK)
+        if not chunk:
+            if self.started:
+                raise self._damaged("ends before its end-of-stream marker")
+            self.finished = True
+            return
+        errors = (zlib.error,) if self.kind == "gzip" else (self._zstd.ZstdError,)
+        while chunk:
+            if not self.started and not chunk.strip(b"\0"):
+                self.offset += len(chunk)  # padding after the last member (tar, dd)
+                return
+            try:
+                out = self.decoder.decompress(chunk)  # type: ignore[attr-defined]
+            except errors as exc:
+                if not self.offset and not self.started:
+                    suffix = "".join(self.path.suffixes[-1:])
+                    raise TinylmError(
+                        f"{self.path} is not {self.kind}-compressed ({exc}), although its name "
+                        f"ends in {suffix}; rename or compress it"
+                    ) from None
+                raise self._damaged(f"is not valid ({exc})") from None
+            self.started = True
+            self.pending += out
+            if not self.decoder.eof:  # type: ignore[attr-defined]
+                self.offset += len(chunk)
+                return
+            rest = self.decoder.unused_data  # type: ignore[attr-defined]
+            self.offset += len(chunk) - len(rest)
+            self.decoder, self.started, chunk = self._decoder(), False, rest
+
+    def close(self) -> None:
+        self.raw.close()
+        super().close()
 
 
 def read_stories(
@@ -164,8 +243,12 @@ class StoryReader:
         column: str | None = None,
         errors: Errors = "strict",
         separated: bool = False,
+        max_chars: int | None = MAX_STORY_CHARS,
     ) -> None:
+        """`max_chars`: a longer story is refused as a sign the file is not split into
+        stories (None: any length, for `data clean`, whose length filter drops it)."""
         self.path = Path(path)
+        self.max_chars = max_chars
         self.separated = separated  # txt: '<|endoftext|>' blocks even where none is found
         self.field = field
         self.column = column
@@ -189,18 +272,32 @@ class StoryReader:
             raise TinylmError(f"input file not found: {path}")
         fmt = detect_format(path)
         if fmt == "txt":
-            yield from self._read_txt()
-            return
-        if fmt == "jsonl":
-            stories = self._read_jsonl()
-        elif fmt == "json":
-            stories = self._read_json()
-        elif fmt == "parquet":
-            stories = self._read_parquet()
+            records = self._read_txt()
         else:
-            stories = self._read_csv(delimiter="\t" if fmt == "tsv" else ",")
-        for story in stories:
-            yield story, True
+            if fmt == "jsonl":
+                stories = self._read_jsonl()
+            elif fmt == "json":
+                stories = self._read_json()
+            elif fmt == "parquet":
+                stories = self._read_parquet()
+            else:
+                stories = self._read_csv(delimiter="\t" if fmt == "tsv" else ",")
+            records = ((story, True) for story in stories)
+        for story, complete in records:
+            yield self._checked(story), complete
+
+    def _checked(self, story: str) -> str:
+        """Windows and old Mac line ends become \\n (they would reach the tokens otherwise);
+        a "story" the size of a book means the file is not split into stories at all."""
+        if "\r" in story:
+            story = story.replace("\r\n", "\n").replace("\r", "\n")
+        if self.max_chars is not None and len(story) > self.max_chars:
+            raise TinylmError(
+                f"{self.path}: a story of {len(story):,} characters (at most "
+                f"{self.max_chars:,}): the file is not split into stories; separate them "
+                f"with '{STORY_SEPARATOR}' lines or blank lines (txt), or one per record"
+            )
+        return story
 
     # -- decoding ----------------------------------------------------------------------------
 
@@ -248,6 +345,7 @@ class StoryReader:
         """TinyStories layout (stories separated by '<|endoftext|>'), else blank-line blocks."""
         separator = self.separated or _contains_separator(self.path)
         block: list[str] = []
+        size = 0
         for line in self._lines():
             if separator:
                 if STORY_SEPARATOR in line:
@@ -265,6 +363,9 @@ class StoryReader:
                 block = []
                 continue
             block.append(line)
+            size = size + len(line) if len(block) > 1 else len(line)
+            if self.max_chars is not None and size > self.max_chars:  # stop reading it here
+                yield self._checked("".join(block)), False
         story = "".join(block).strip()
         if story:
             # Text after the last separator was never closed: the file was cut short.

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from tinylm.errors import TinylmError
 from tinylm.evalsuite.report import Block, render_html, write_report
-from tinylm.fileio import atomic_write_text
+from tinylm.fileio import atomic_write_text, check_writable_place
 
 
 def _report_dir(value: str) -> Path:
@@ -19,6 +19,7 @@ def _report_dir(value: str) -> Path:
         raise TinylmError(
             f"--report takes a folder (report.md, report.html and plots go in it); {out} is a file"
         )
+    check_writable_place(out / "report.md", "--report")  # before any model is loaded
     return out
 
 

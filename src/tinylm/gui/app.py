@@ -40,6 +40,16 @@ CSS = """
 """
 
 
+API_ENDPOINTS = (
+    "load_run",
+    "delete_run",
+    "start_training",
+    "stop_training",
+    "generate",
+    "evaluate",
+)
+
+
 def build_app(ctx: GuiContext) -> gr.Blocks:
     with gr.Blocks(title="tinylm", analytics_enabled=False) as app:
         gr.Markdown(f"## tinylm {__version__} · tiny language models, trained here")
@@ -74,6 +84,11 @@ def build_app(ctx: GuiContext) -> gr.Blocks:
         wire_refresh(app.load, [r for _, refreshers in pages for r in refreshers])
         for page, refreshers in pages:
             wire_refresh(page.select, refreshers)
+    # The API is the named actions a script may call (and the tests fuzz); the page's own
+    # wiring (clicks in a table, refreshes, showing a box) is not offered to clients.
+    for fn in app.fns.values():
+        if fn.api_name not in API_ENDPOINTS:
+            fn.api_visibility = "private"
     return app
 
 

@@ -155,7 +155,7 @@ def build(ctx: GuiContext) -> ModelsTab:
         row = evt.row_value
         return gr.update(value=row[0]) if row else gr.update()
 
-    table.select(pick, outputs=run)
+    table.select(pick, outputs=run, api_visibility="private")  # a click, never an API call
 
     @user_errors(2)
     def do_load(run_id: str | None) -> tuple[str, str]:

@@ -22,6 +22,7 @@ from tinylm.data.prepare import META_NAME
 from tinylm.errors import TinylmError
 from tinylm.fileio import atomic_copy
 from tinylm.gui.jobfile import JOB_FILE
+from tinylm.locks import describe, is_locked
 from tinylm.plots import read_metrics
 from tinylm.run import CONFIG_FILE, METRICS_FILE, TOKENIZER_FILE
 
@@ -226,6 +227,9 @@ class Workspace:
         path = self.run_path(run_id)
         if path.is_symlink():
             raise TinylmError(f"'{run_id}' is a link, not a run folder; remove it by hand")
+        holder = is_locked(path)
+        if holder is not None:  # training started from the command line, say
+            raise TinylmError(f"'{run_id}' is being written by {describe(holder)}; stop it first")
         shutil.rmtree(path)
         return path
 

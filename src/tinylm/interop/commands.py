@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from tinylm.errors import TinylmError
+from tinylm.fileio import check_output_file, check_output_folder
 from tinylm.framing import DESCRIPTIONS, check_framing, run_framing
 from tinylm.interop.formats import export_format
 from tinylm.run import load_run
@@ -22,6 +23,12 @@ def export_run(
             f"--out {out_path} is a folder; {target.title} export writes one file "
             f"(e.g. --out {out_path / target.suggested_out})"
         )
+    if target.single_file:
+        check_output_file(out_path)
+    else:
+        check_output_folder(out_path)
+    for extra in target.extra_files(out_path, Path(tokenizer_out) if tokenizer_out else None):
+        check_output_file(extra, "the tokenizer file")
     if dtype not in target.dtypes:
         raise TinylmError(
             f"{target.title} export writes {', '.join(target.dtypes)} weights, not {dtype}; "

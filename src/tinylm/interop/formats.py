@@ -28,6 +28,10 @@ class ExportFormat(Protocol):
     suggested_out: str  # a file or folder name to write into a run's export/ folder
     dtypes: tuple[str, ...]  # weight types it writes; the first is the default
 
+    def extra_files(self, out: Path, tokenizer_out: Path | None) -> list[Path]:
+        """Files it writes besides `out` (checked as new files before anything is written)."""
+        ...
+
     def write(self, run: LoadedRun, out: Path, dtype: str, tokenizer_out: Path | None) -> list[str]:
         """Write `run` to `out`; the lines that say what was written and how to use it."""
         ...
@@ -45,6 +49,9 @@ class HuggingFace:
     single_file: bool = False
     suggested_out: str = "hf"
     dtypes: tuple[str, ...] = ("fp32", "fp16", "bf16")
+
+    def extra_files(self, out: Path, tokenizer_out: Path | None) -> list[Path]:
+        return []
 
     def write(self, run: LoadedRun, out: Path, dtype: str, tokenizer_out: Path | None) -> list[str]:
         from tinylm.interop.hf import export_hf
@@ -64,10 +71,13 @@ class Llama2c:
     suggested_out: str = "model.bin"
     dtypes: tuple[str, ...] = ("fp32",)  # run.c reads fp32 weights only
 
+    def extra_files(self, out: Path, tokenizer_out: Path | None) -> list[Path]:
+        return [tokenizer_out or out.with_name("tokenizer.bin")]
+
     def write(self, run: LoadedRun, out: Path, dtype: str, tokenizer_out: Path | None) -> list[str]:
         from tinylm.interop.llama2c import export_llama2c
 
-        tok_path = tokenizer_out or out.with_name("tokenizer.bin")
+        (tok_path,) = self.extra_files(out, tokenizer_out)
         if tok_path.resolve() == out.resolve():
             raise TinylmError(f"--out {out} and the tokenizer file are the same path")
         export_llama2c(run.model, run.tokenizer, out, tok_path)
@@ -84,6 +94,9 @@ class Gguf:
     single_file: bool = True
     suggested_out: str = "model.gguf"
     dtypes: tuple[str, ...] = ("fp32", "fp16", "bf16")
+
+    def extra_files(self, out: Path, tokenizer_out: Path | None) -> list[Path]:
+        return []
 
     def write(self, run: LoadedRun, out: Path, dtype: str, tokenizer_out: Path | None) -> list[str]:
         from tinylm.interop.gguf import export_gguf

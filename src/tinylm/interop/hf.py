@@ -25,9 +25,9 @@ from torch import nn
 from tinylm.checkpoint import MODEL_FILE, model_tensors, read_tensors, save_tensors
 from tinylm.config import ModelConfig
 from tinylm.errors import TinylmError
-from tinylm.fileio import atomic_write_json
+from tinylm.fileio import atomic_write_json, check_output_folder
 from tinylm.framing import BOS_EOS, check_framing
-from tinylm.interop.runs import check_new_folder, check_tokenizer_fits, write_imported_run
+from tinylm.interop.runs import check_tokenizer_fits, write_imported_run
 from tinylm.interop.tokenizer_files import load_tokenizer_file
 from tinylm.run import TOKENIZER_FILE
 from tinylm.tokenizer import Tokenizer
@@ -126,7 +126,7 @@ def export_hf(
     """`framing` goes into config.json as `tinylm_framing` (transformers keeps unknown keys), so
     importing the folder again scores the model as it was trained."""
     out = Path(out)
-    check_new_folder(out)
+    check_output_folder(out)
     cfg: ModelConfig = model.config
     if cfg.arch != "llama":
         raise TinylmError(f"Hugging Face export covers Llama models; this run is '{cfg.arch}'")

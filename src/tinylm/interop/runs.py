@@ -14,17 +14,11 @@ import torch
 from tinylm.checkpoint import MODEL_FILE, check_model_tensors, save_model
 from tinylm.config import ModelConfig
 from tinylm.errors import TinylmError
+from tinylm.fileio import check_output_folder
 from tinylm.framing import check_framing
 from tinylm.models import build_model
 from tinylm.run import TOKENIZER_FILE, write_run_config
 from tinylm.tokenizer import Tokenizer
-
-
-def check_new_folder(out: Path, what: str = "--out") -> None:
-    if out.exists() and not out.is_dir():
-        raise TinylmError(f"{what} {out} exists and is not a folder; choose a new folder")
-    if out.is_dir() and any(out.iterdir()):
-        raise TinylmError(f"{what} {out} is not empty; choose a new folder")
 
 
 def check_tokenizer_fits(tokenizer: Tokenizer, vocab_size: int, model_source: str) -> None:
@@ -69,7 +63,7 @@ def write_imported_run(
     """`framing`: how the model's own training data framed each story (`tinylm.framing`), so
     `tinylm eval` scores it the way it learned."""
     out = Path(out)
-    check_new_folder(out)
+    check_output_folder(out)
     check_tokenizer_fits(tokenizer, cfg.vocab_size, source["path"])
     model = build_imported_model(cfg, tensors, source["path"])
     tmp = out.with_name(f".{out.name}.import.tmp")

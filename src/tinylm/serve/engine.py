@@ -52,7 +52,7 @@ class Slot:
     def release(self) -> None:
         if not self._released:
             self._released = True
-            self.engine._slots.release()
+            self.engine._release()
 
     def __enter__(self) -> Slot:
         return self
@@ -74,6 +74,8 @@ class Engine:
 
     def __post_init__(self) -> None:
         self._slots = threading.BoundedSemaphore(self.limits.max_concurrent)
+        self._busy = 0
+        self._busy_lock = threading.Lock()
         self._loaded: OrderedDict[Path, tuple[int, LoadedRun]] = OrderedDict()
         self._lock = threading.Lock()
 
@@ -83,7 +85,18 @@ class Engine:
                 f"busy: {self.limits.max_concurrent} generations are running already; "
                 "try again in a moment"
             )
+        with self._busy_lock:
+            self._busy += 1
         return Slot(self)
+
+    def free_slots(self) -> int:
+        with self._busy_lock:
+            return self.limits.max_concurrent - self._busy
+
+    def _release(self) -> None:
+        with self._busy_lock:
+            self._busy -= 1
+        self._slots.release()
 
     def load(self, run_dir: str | Path) -> LoadedRun:
         """The run's model, loaded once; loaded again when its weights file has changed (a run

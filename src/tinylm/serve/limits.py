@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from tinylm.errors import TinylmError
+from tinylm.settings import check_text
 
 if TYPE_CHECKING:
     from tinylm.generate import SamplingOptions
@@ -20,8 +21,27 @@ class Limits:
     max_concurrent: int = 2
     max_samples: int = 8
     max_stop_strings: int = 4
+    max_prompts: int = 16  # prompts one completions request may list
+    # tokens one request may ask for in all (prompts x n x max_tokens): what keeps one client
+    # from holding a slot for minutes
+    max_request_tokens: int = 16_384
+
+    def check_request(self, prompts: int, n: int, max_new_tokens: int) -> None:
+        """The work one request asks for, before it takes a slot."""
+        if prompts > self.max_prompts:
+            raise TinylmError(f"at most {self.max_prompts} prompts per request, got {prompts:,}")
+        asked = prompts * n * max_new_tokens
+        if asked > self.max_request_tokens:
+            raise TinylmError(
+                f"the request asks for up to {asked:,} tokens ({prompts} prompt(s) x n={n} x "
+                f"{max_new_tokens} max tokens); the limit is {self.max_request_tokens:,} per "
+                "request: send fewer prompts, a smaller n or max_tokens"
+            )
 
     def check(self, prompt: str, options: SamplingOptions, n: int, stop: Sequence[str]) -> None:
+        check_text(prompt, "the prompt")
+        for s in stop:
+            check_text(s, "a stop string")
         if len(prompt) > self.max_prompt_chars:
             raise TinylmError(
                 f"the prompt has {len(prompt):,} characters; the limit is "

@@ -22,7 +22,7 @@ from typing import Any, Literal
 import anyio
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi.responses import JSONResponse, Response, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -32,6 +32,7 @@ from tinylm.generate import SamplingOptions
 from tinylm.run import LoadedRun
 from tinylm.serve.engine import Busy, Engine, GenerationStream, Slot
 from tinylm.serve.prompts import chat_prompt
+from tinylm.settings import MAX_SEED
 from tinylm.version import __version__
 
 DEFAULT_MAX_TOKENS = 256  # OpenAI's completions default (16) is too short for a story
@@ -123,7 +124,7 @@ class SamplingRequest(BaseModel):
     top_k: int | None = Field(None, ge=1)  # not OpenAI's; vLLM and llama.cpp accept it too
     n: int = Field(1, ge=1)
     stop: str | list[str] | None = None
-    seed: int | None = None
+    seed: int | None = Field(None, ge=0, le=MAX_SEED)
     stream: bool = False
     stream_options: StreamOptions | None = None
     presence_penalty: float = 0.0
@@ -211,6 +212,10 @@ def create_app(models: dict[str, ServedModel], engine: Engine) -> FastAPI:
     async def _api_error(request: Request, exc: ApiError) -> JSONResponse:
         return exc.response()
 
+    @app.exception_handler(ClientGone)
+    async def _client_gone(request: Request, exc: ClientGone) -> Response:
+        return Response(status_code=499)  # nobody reads it; the work has stopped
+
     @app.exception_handler(RequestValidationError)
     async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
         first = exc.errors()[0] if exc.errors() else {}
@@ -247,8 +252,11 @@ def create_app(models: dict[str, ServedModel], engine: Engine) -> FastAPI:
         return models[name]
 
     @app.get("/health")
-    async def health() -> dict[str, str]:
-        return {"status": "ok"}
+    async def health() -> dict[str, Any]:
+        """Up, and how many generation slots are free: "busy" when none is (a request would
+        get 429), so a monitor sees a server whose slots are all taken."""
+        free, total = engine.free_slots(), engine.limits.max_concurrent
+        return {"status": "ok" if free else "busy", "slots": total, "free_slots": free}
 
     @app.get("/v1/models")
     async def list_models() -> dict[str, Any]:
@@ -259,7 +267,9 @@ def create_app(models: dict[str, ServedModel], engine: Engine) -> FastAPI:
         return _model_card(model_for(name))
 
     @app.post("/v1/completions", response_model=None)
-    async def completions(body: CompletionRequest) -> JSONResponse | StreamingResponse:
+    async def completions(
+        request: Request, body: CompletionRequest
+    ) -> JSONResponse | StreamingResponse:
         body.check_supported()
         if body.echo or body.suffix or (body.best_of or body.n) != body.n:
             raise ApiError(400, "echo, suffix and best_of are not supported by tinylm serve")
@@ -267,11 +277,14 @@ def create_app(models: dict[str, ServedModel], engine: Engine) -> FastAPI:
         if not prompts:
             raise ApiError(400, "prompt must not be an empty list", param="prompt")
         served = model_for(body.model)
-        job = _Job(engine, served, prompts, body, body.options(body.max_tokens), "text_completion")
+        options = body.options(body.max_tokens)
+        job = _Job(request, engine, served, prompts, body, options, "text_completion")
         return await job.respond()
 
     @app.post("/v1/chat/completions", response_model=None)
-    async def chat_completions(body: ChatRequest) -> JSONResponse | StreamingResponse:
+    async def chat_completions(
+        request: Request, body: ChatRequest
+    ) -> JSONResponse | StreamingResponse:
         body.check_supported()
         try:
             prompt = chat_prompt([m.model_dump() for m in body.messages])
@@ -280,7 +293,7 @@ def create_app(models: dict[str, ServedModel], engine: Engine) -> FastAPI:
         served = model_for(body.model)
         max_tokens = body.max_completion_tokens or body.max_tokens
         options = body.options(max_tokens)
-        job = _Job(engine, served, [prompt], body, options, "chat.completion")
+        job = _Job(request, engine, served, [prompt], body, options, "chat.completion")
         return await job.respond()
 
     return app
@@ -299,6 +312,7 @@ class _Job:
 
     def __init__(
         self,
+        request: Request,
         engine: Engine,
         served: ServedModel,
         prompts: list[str],
@@ -306,6 +320,7 @@ class _Job:
         options: SamplingOptions,
         kind: Literal["text_completion", "chat.completion"],
     ) -> None:
+        self.request = request
         self.engine, self.served, self.prompts, self.body = engine, served, prompts, body
         self.options, self.kind = options, kind
         self.chat = kind == "chat.completion"
@@ -327,11 +342,13 @@ class _Job:
             raise ApiError(429, str(exc), type_="server_busy", code="rate_limit_exceeded") from None
 
     async def respond(self) -> JSONResponse | StreamingResponse:
-        for prompt in self.prompts:  # a request over the limits is a 400 even on a busy server
-            try:
-                self.engine.limits.check(prompt, self.options, self.body.n, self.body.stops())
-            except TinylmError as exc:
-                raise ApiError(400, str(exc)) from None
+        limits = self.engine.limits
+        try:  # a request over the limits is a 400 even on a busy server
+            limits.check_request(len(self.prompts), self.body.n, self.options.max_new_tokens)
+            for prompt in self.prompts:
+                limits.check(prompt, self.options, self.body.n, self.body.stops())
+        except TinylmError as exc:
+            raise ApiError(400, str(exc)) from None
         slot = self._reserve()
         try:
             first = self._open(slot, self.prompts[0])  # limits checked before any reply
@@ -351,7 +368,14 @@ class _Job:
         usage = {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0}
         for p, prompt in enumerate(self.prompts):
             stream = first if p == 0 else self._open(slot, prompt)
-            await anyio.to_thread.run_sync(stream.collect)
+            try:
+                # One model step at a time in a worker thread: a client that hung up stops the
+                # work at the next step and frees the slot, instead of holding it to the end.
+                while await anyio.to_thread.run_sync(_next_or_none, stream) is not None:
+                    if await self.request.is_disconnected():
+                        raise ClientGone
+            finally:
+                stream.close()
             for i, text in enumerate(stream.texts):
                 choices.append(self._choice(p * self.body.n + i, text, stream.finish_reasons[i]))
             for key, value in stream.usage.items():
@@ -441,6 +465,10 @@ class _Job:
             if stream is not None:
                 stream.close()
             slot.release()
+
+
+class ClientGone(Exception):
+    """The client hung up before its answer was ready."""
 
 
 def _next_or_none(stream: GenerationStream) -> list[str] | None:

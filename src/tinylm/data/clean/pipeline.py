@@ -36,7 +36,7 @@ from tinylm.data.clean.worker import clean_batch, finish_batch, init_worker
 from tinylm.data.parallel import OrderedPool
 from tinylm.data.readers import StoryReader, detect_compression, expand_inputs, story_record
 from tinylm.errors import TinylmError
-from tinylm.fileio import fsync_replace
+from tinylm.fileio import check_output_file, fsync_replace
 from tinylm.progress import Progress
 
 BATCH_STORIES = 512
@@ -207,6 +207,7 @@ def clean(
         raise TinylmError(f"--out {out}: write .txt (TinyStories layout) or .jsonl")
     if any(p.resolve() == out.resolve() for p in paths):
         raise TinylmError(f"--out {out} is also an input; write to a new file")
+    check_output_file(out)
     allowed_file = T.load_word_list(config.vocab_file) if config.vocab_file else None
     if config.offensive:
         T.OffensiveWords.load(config.offensive_words)  # a missing list fails before any work
@@ -260,7 +261,8 @@ def _run(
         nonlocal total
         for si, path in enumerate(paths):
             source_starts.append(total)
-            reader = StoryReader(path, field=field, column=column, errors="replace")
+            # any length: the length step drops (and reports) a runaway story
+            reader = StoryReader(path, field=field, column=column, errors="replace", max_chars=None)
             batch: list[tuple[str, bool]] = []
             nbytes = 0
             for record in reader.records():
