@@ -32,12 +32,13 @@ from fuzzing import (
     listing,
     run_case,
     verbs,
+    warm_up,
 )
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 SLICE = 300  # default suite: a fixed-seed sample over all verbs (about a minute)
-FULL = 10_000  # -m slow: per entry point
+FULL = int(os.environ.get("TINYLM_FUZZ_CASES", 10_000))  # -m slow: per entry point
 CASE_SECONDS = 2.0  # a case still working then gets Ctrl-C (exit 130, and must leave it tidy)
 TINY = "[model]\ndim = 32\nn_layers = 1\nn_heads = 2\nn_kv_heads = 2\nmax_seq_len = 32\n"
 UNPICKLED = Path(os.environ.get("TMPDIR", "/tmp")) / "tinylm-fuzz-unpickled"
@@ -123,6 +124,7 @@ def world(tmp_path_factory, tinystories_v1) -> World:
         run_template=template,
     )
     world.inputs["missing"] = paths["missing"]
+    warm_up(world, root / "warm-up")
     world.checksums = checksum_tree(world.inputs)
     world.holder = holder  # type: ignore[attr-defined]
     return world

@@ -28,7 +28,13 @@ def resolve_device(name: str = "auto") -> torch.device:
         raise TinylmError(f"--device {name}: no CUDA GPU is visible to PyTorch; use --device cpu")
     if name == "mps" and not torch.backends.mps.is_available():
         raise TinylmError("--device mps: Apple MPS is not available here; use --device cpu")
-    return torch.device(name)
+    try:
+        device = torch.device(name)
+    except (RuntimeError, TypeError):
+        device = None
+    if device is None or device.type not in ("cpu", "cuda", "mps"):
+        raise TinylmError(f"--device must be auto, cpu, cuda, cuda:N or mps, got '{name}'")
+    return device
 
 
 def cpu_has_fast_bf16() -> bool:
