@@ -235,6 +235,44 @@ def test_feature_flags_match_arcs(en_sample, zh_sample):
                 assert "Foreshadowing" in story.features
 
 
+def _names_the_arcs_read() -> tuple[set[str], set[str]]:
+    """What the arcs (synth/arcs/) read from a language module ``L``: ``L.NAME`` and
+    ``L.S.NAME`` (its scenes)."""
+    import ast
+
+    names: set[str] = set()
+    scene_names: set[str] = set()
+    for path in (SRC / "tinylm" / "synth" / "arcs").glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if not isinstance(node, ast.Attribute):
+                continue
+            if isinstance(node.value, ast.Name) and node.value.id == "L":
+                names.add(node.attr)
+            elif ast.unparse(node.value) == "L.S":
+                scene_names.add(node.attr)
+    return names, scene_names
+
+
+def test_both_languages_supply_what_the_arcs_read():
+    """The arcs are written once over a language interface: every template they say exists in
+    both languages, as variants or as None (a beat that language does not have)."""
+    from tinylm.synth import plots_en, plots_zh
+    from tinylm.synth.arcs import Knobs
+
+    names, scene_names = _names_the_arcs_read()
+    assert len(names) > 150 and {"RAINY_FUN", "BABIES"} <= scene_names
+    for plots in (plots_en, plots_zh):
+        assert isinstance(plots.KNOBS, Knobs)
+        assert callable(plots.traits) and callable(plots.gift_keys)
+        for name in scene_names:
+            assert getattr(plots.S, name), (plots.__name__, name)
+        for name in names - {"S", "KNOBS", "traits", "gift_keys"}:
+            value = getattr(plots, name)  # AttributeError: a template the language lacks
+            assert value is None or (isinstance(value, tuple | dict) and value), name
+    unsaid = [n for n in names if getattr(plots_en, n) is None and getattr(plots_zh, n) is None]
+    assert unsaid == [], "beats that neither language has"
+
+
 def test_format_instruct():
     story = generate_story("en", 1, 2)
     record = format_instruct(story, "en")

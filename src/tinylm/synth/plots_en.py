@@ -1,20 +1,22 @@
-"""English story arcs: who the story is about, and what happens to them.
+"""English stories: the words and templates the arcs say, and who the story is about.
 
 :func:`compose` draws a cast (hero, friend, grown-up), a thing and a place, fills a context dict
 with every agreement-sensitive form (``{He}``, ``{his}``, ``{a_adj_obj}``...), then runs one
-arc.  Arcs are plain functions that say template variants in order, with random optional
-sentences and branches; they set the narrative feature flags because only they know whether,
-say, the warning at the start really came true.
+arc.  The arcs themselves (what happens, in what order, how likely) are written once for both
+languages, in ``arcs``; this module is the English side of their interface: every template by
+the name the arcs use, ``KNOBS``, and the grammar steps ``traits`` and ``gift_keys``.
 """
 
 from __future__ import annotations
 
-import bisect
 import itertools
 import random
-from collections.abc import Callable, Sequence
+import sys
+from collections.abc import Callable
 
+from . import arcs
 from . import scenes_en as S
+from .arcs import Knobs
 from .grammar_en import PRONOUNS, VerbPhrase, a, cap, ing, past, plural, third
 from .lexicon_en import (
     ANIMAL_ADJS,
@@ -33,6 +35,7 @@ from .lexicon_en import (
     Place,
     Thing,
 )
+from .scenes import Gift
 from .templates import Builder, Draft, pick, pick_name, words
 
 T = EN.t
@@ -80,7 +83,7 @@ THIEVES = (("puppy", "a happy bark"), ("kitten", "a soft meow"))
 for _t in THIEVES:
     EN.ws(_t)
 
-# -- shared steps -----------------------------------------------------------------------------
+# -- shared steps (said by arcs.beats) and this language's knobs ------------------------------
 
 INTRO = T(
     "Once upon a time, there was {np}.",
@@ -127,6 +130,18 @@ TRAIT_SONG = T(
 _TRAITS = (TRAIT_HOME, TRAIT_KIND, TRAIT_LIKES, TRAIT_DAY, TRAIT_NIGHT, TRAIT_SONG)
 _TRAITS_NO_HOME = (TRAIT_KIND, TRAIT_LIKES, TRAIT_DAY, TRAIT_NIGHT, TRAIT_SONG)
 TRAIT_FRIEND = T("{His} best friend was {fnp}.", "{name} had a [good|best] friend named {fname}.")
+
+
+def traits(b: Builder, at_home: bool) -> None:
+    """After the opening line: what the hero loves to do, then a run of everyday-life lines
+    (each at most once, from a random starting point, more of them in a chatty story)."""
+    b.maybe(TRAIT_ACT, 0.85)
+    extra = _TRAITS_NO_HOME if at_home else _TRAITS
+    start = int(b.rand() * len(extra))
+    for i in range(int(b.rand() * 3.4 * b.detail)):
+        b.say(extra[(start + i) % len(extra)])
+
+
 END_HAPPY = T(
     "{name} went home with a big smile on {his} face.",
     "It was the best day ever.",
@@ -152,8 +167,6 @@ END_MORE = T(
     "{name} would never forget that day.",
     "It was a very good day.",
 )
-
-
 EPILOGUE = T(
     "The next morning, the sun was shining again, and {name} ran outside to play.",
     "After that day, {name} smiled a lot more.",
@@ -161,90 +174,24 @@ EPILOGUE = T(
     "When {he} went to bed, {name} hugged {his} pillow and smiled.",
     "Later, {name} told the whole story to {his} {parent}, and they both laughed.",
 )
-
-
-def epilogue(b: Builder) -> None:
-    """An optional closing paragraph for happy endings (TinyStories often has one)."""
-    if b.chance(0.4 * b.detail):
-        b.para()
-        b.say(EPILOGUE)
-        b.maybe(END_MORE, 0.6)
+# English closes most arcs with one more happy line after the moral (Chinese does not).
+CLOSING = END_HAPPY
+KNOBS = Knobs(
+    cased=True,
+    helper_pronouns=("he", "He", "him", "his"),
+    parent_ref="{his} {parent}",
+    friend_of="{his} friend {fname}",
+    epilogue_p=0.4,
+    epilogue_tail=END_MORE,
+    epilogue_tail_p=0.6,
+    lost_check_p=0.6,
+    fear_shaky_p=0.5,
+    rain_ready_p=0.6,
+)
 
 
 FEEL_HAPPY = T("{name} felt happy.", "{name} was very happy.")
 FEEL_SAD = T("{name} felt sad.", "{name} was very sad.")
-
-
-def intro(b: Builder, *, direct_ok: bool = True, friend: bool = False) -> bool:
-    """Open the story.  Returns False when the opening is left to the first event sentence
-    ("One day, a little girl named Lily..."), the other TinyStories opening style."""
-    if direct_ok and b.chance(0.35):
-        b.ctx["who"] = b.ctx["np"]
-        return False
-    at_home = b.chance(0.15)
-    b.say(INTRO_HOME if at_home else INTRO)
-    b.maybe(TRAIT_ACT, 0.85)
-    # a few more lines about the hero's everyday life, each at most once
-    extra = _TRAITS_NO_HOME if at_home else _TRAITS
-    start = int(b.rand() * len(extra))
-    for i in range(int(b.rand() * 3.4 * b.detail)):
-        b.say(extra[(start + i) % len(extra)])
-    if friend and b.chance(0.5):
-        b.say(TRAIT_FRIEND)
-        met(b)
-    return True
-
-
-def event(b: Builder, variants: Sequence[str]) -> None:
-    """The first event; after it the hero is simply called by name."""
-    b.say(variants)
-    b.ctx["who"] = b.ctx["name"]
-
-
-def met(b: Builder) -> None:
-    """The friend has been introduced: from now on, just the name."""
-    c = b.ctx
-    if c.get("helper") == c["f1"]:
-        c["helper"] = c["Helper"] = c["fname"]
-    c["f1"] = c["F1"] = c["fname"]
-    b.pending.clear()
-
-
-def watch_friend(b: Builder) -> None:
-    """Once the friend's introducing phrase ({f1}) is said, call the friend by name."""
-    c = b.ctx
-    name = c["fname"]
-    updates = {"f1": name, "F1": name}
-    if c.get("helper") == c["f1"]:
-        updates.update(helper=name, Helper=name)
-    for text in {c["f1"], c["F1"]} - {name}:
-        b.first_mention(text, **updates)
-
-
-def moral(b: Builder, variants: Sequence[str], p: float = 1.0) -> None:
-    if b.chance(p):
-        b.say(variants)
-        b.flag("MoralValue")
-
-
-def use_helper(b: Builder, who: str) -> None:
-    """Point the {helper} slots at the grown-up ("parent") or at the friend ("friend")."""
-    c = b.ctx
-    if who == "parent":
-        h = f"{c['his']} {c['parent']}"
-        c.update(
-            helper=h, Helper=cap(h), hhe=c["phe"], hHe=c["pHe"], hhim=c["phim"], hhis=c["phis"]
-        )
-    else:
-        c.update(
-            helper=c["f1"],
-            Helper=c["F1"],
-            hhe=c["fhe"],
-            hHe=c["fHe"],
-            hhim=c["fhim"],
-            hhis=c["fhis"],
-        )
-        watch_friend(b)
 
 
 # -- arc: a lost thing is found ---------------------------------------------------------------
@@ -298,7 +245,7 @@ LOST_BIRD = T(
     '{name} asked everyone {he} saw, "Have you seen my {adj_obj}?" But nobody had seen it.',
 )
 LOST_FRIEND = T("Then {f1} came [over|by].", "Just then, {f1} came along.")
-LOST_FRIEND_ASK = T(
+LOST_ASK = T(
     '"What is wrong, {name}?" asked {fname}.',
     '"Why are you sad?" {fname} asked.',
 )
@@ -321,7 +268,7 @@ LOST_FOUND_P = T(
     "{obj} {spot}.",
     "{His} {parent} gave {him} a hug and helped {him} look. At last, they found the {obj} {spot}!",
 )
-LOST_FOUND_ALONE = T(
+LOST_ALONE = T(
     "But {name} did not give up. {He} looked {spot}, and there it was!",
     "Then {name} saw something {oadj} {spot}. It was {his} {obj}!",
 )
@@ -391,68 +338,6 @@ LOST_SUM = {
         "{name} loses {his} {obj} {at_place} and never finds it again.",
     ),
 }
-
-
-def arc_lost(b: Builder) -> None:
-    c = b.ctx
-    if intro(b):
-        b.say(LOST_HAVE)
-        if b.maybe(LOST_WARN, 0.4):
-            b.flag("Foreshadowing")
-    event(b, LOST_GO)
-    b.maybe(SCENERY, 0.5)
-    b.maybe(LOST_PLAY, 0.9)
-    b.say(LOST_GONE)
-    b.say(LOST_SAD)
-    b.maybe(LOST_SAD_2, 0.4)
-    b.para()
-    b.maybe(LOST_SEARCH, 0.8)
-    b.maybe(LOST_BIRD, 0.3)
-    r = b.rng.random()
-    if r < 0.35:
-        way = "friend"
-        b.say(LOST_FRIEND)
-        met(b)
-        if b.maybe(LOST_FRIEND_ASK, 0.7):
-            b.say(LOST_TELL)
-        b.say(LOST_OFFER)
-        b.say(LOST_FOUND_F)
-    elif r < 0.55:
-        way = "parent"
-        b.say(LOST_PARENT)
-        b.say(LOST_FOUND_P)
-    elif r < 0.67:
-        way = "alone"
-        b.say(LOST_FOUND_ALONE)
-    elif r < 0.79:
-        way = "thief"
-        b.say(LOST_THIEF)
-        b.say(LOST_THIEF_2)
-        b.flag("Twist")
-    elif r < 0.88 and c["kind"] in ("girl", "boy") and c["small"]:
-        way = "pocket"
-        b.say(LOST_POCKET)
-        b.maybe(LOST_POCKET_2, 0.8)
-        b.flag("Twist")
-    else:
-        way = "bad"
-        b.say(LOST_NEVER)
-        b.say(LOST_NEVER_2)
-        b.flag("BadEnding")
-        moral(b, LOST_MORAL_BAD, 0.4)
-        b.summary(LOST_SUM[way])
-        return
-    b.para()
-    b.say(LOST_JOY)
-    b.maybe(LOST_CHECK, 0.6)
-    if way == "friend":
-        b.maybe(LOST_THANK, 0.8)
-        moral(b, LOST_MORAL_F, 0.3)
-    moral(b, LOST_MORAL, 0.5 * b.detail)
-    b.maybe(END_HAPPY, 0.6)
-    b.maybe(END_MORE, 0.3)
-    epilogue(b)
-    b.summary(LOST_SUM[way])
 
 
 # -- arc: learning to share -------------------------------------------------------------------
@@ -534,40 +419,6 @@ SHARE_SUM_BAD = T(
 )
 
 
-def arc_share(b: Builder) -> None:
-    if intro(b):
-        b.maybe(SHARE_HAVE, 0.8)
-    event(b, SHARE_PLAY)
-    b.maybe(SCENERY, 0.4)
-    b.maybe(SHARE_FUN, 0.7)
-    b.say(SHARE_ASK)
-    met(b)
-    b.say(SHARE_NO)
-    b.flag("Conflict")
-    b.say(SHARE_HURT)
-    b.para()
-    if b.chance(0.1):
-        b.say(SHARE_BAD)
-        b.maybe(SHARE_BAD_2, 0.7)
-        b.flag("BadEnding")
-        b.summary(SHARE_SUM_BAD)
-        return
-    b.say(SHARE_ALONE)
-    if b.chance(0.35):
-        b.say(SHARE_PARENT)
-        b.maybe(SHARE_THINK, 0.6)
-    b.say(SHARE_YES)
-    b.say(SHARE_HAPPY)
-    b.para()
-    b.maybe(SHARE_TURNS, 0.6)
-    b.say(SHARE_TOGETHER)
-    moral(b, SHARE_MORAL, 0.6)
-    b.maybe(END_FRIENDS, 0.6)
-    b.maybe(END_HAPPY, 0.3)
-    epilogue(b)
-    b.summary(SHARE_SUM)
-
-
 # -- arc: a fight and making up ---------------------------------------------------------------
 
 FIGHT_START = T(
@@ -640,42 +491,6 @@ FIGHT_SUM_GAME = T(
 )
 
 
-def arc_fight(b: Builder) -> None:
-    c = b.ctx
-    intro(b, friend=True)
-    event(b, FIGHT_START)
-    met(b)
-    b.maybe(SCENERY, 0.4)
-    b.maybe(FIGHT_FUN, 0.6)
-    about_obj = b.chance(0.6)
-    if about_obj:
-        b.say(FIGHT_FIND)
-        b.say(FIGHT_GRAB)
-        broke = bool(c["brk"]) and b.chance(0.6)
-        b.say(FIGHT_PULL if broke else FIGHT_FALL)
-    else:
-        b.say(FIGHT_GAME)
-        b.maybe(FIGHT_ARGUE, 0.8)
-    b.flag("Conflict")
-    b.say(FIGHT_APART)
-    b.para()
-    b.say(FIGHT_MISS)
-    b.maybe(FIGHT_ADVICE, 0.5)
-    b.say(FIGHT_SORRY)
-    b.say(FIGHT_SORRY_2)
-    b.para()
-    if about_obj:
-        b.say(FIGHT_FIX if broke else FIGHT_SHARE)
-    else:
-        b.say(FIGHT_BOTH)
-    b.say(FIGHT_END)
-    moral(b, FIGHT_MORAL, 0.5)
-    b.maybe(END_FRIENDS, 0.5)
-    b.maybe(END_HAPPY, 0.3)
-    epilogue(b)
-    b.summary(FIGHT_SUM_OBJ if about_obj else FIGHT_SUM_GAME)
-
-
 # -- arc: a fear overcome ---------------------------------------------------------------------
 
 FEAR_IS = T(
@@ -728,39 +543,6 @@ FEAR_SUM = T(
 )
 
 
-def arc_fear(b: Builder) -> None:
-    c = b.ctx
-    fear: S.Fear = b.scene
-    intro(b, direct_ok=False)
-    b.say(FEAR_IS)
-    b.maybe(FEAR_WONT, 0.7)
-    b.maybe(FEAR_SHAKY, 0.5)
-    if fear.when:
-        c["When"] = fear.when
-    by_friend = not fear.when and b.chance(0.4)
-    use_helper(b, "friend" if by_friend else "parent")
-    b.para()
-    event(b, fear.event)
-    b.say(fear.worry)
-    if b.maybe(FEAR_NO, 0.4):
-        b.say(FEAR_WAIT)
-        b.say(FEAR_HELP_LATER)
-    else:
-        b.say(FEAR_HELP)
-    b.maybe(FEAR_TRY, 0.7)
-    b.say(FEAR_DO)
-    b.say(fear.truth)
-    if fear.twist:
-        b.flag("Twist")
-    b.para()
-    b.maybe(FEAR_AFTER, 0.8)
-    b.say(FEAR_PROUD)
-    moral(b, FEAR_MORAL, 0.6)
-    b.maybe(END_HAPPY, 0.4)
-    epilogue(b)
-    b.summary(FEAR_SUM)
-
-
 # -- arc: helping someone in need -------------------------------------------------------------
 
 HELP_SEE = T(
@@ -790,32 +572,6 @@ HELP_MORAL = T(
     "{name} learned that helping others makes everyone happy.",
     "{name} learned that even a little help can make a big difference.",
 )
-
-
-def arc_help(b: Builder) -> None:
-    c = b.ctx
-    need: S.Need = b.scene
-    intro(b)
-    c["need"] = b.pick(need.see).format_map(c)
-    event(b, HELP_SEE)
-    b.maybe(HELP_LOOK, 0.5)
-    b.maybe(HELP_FEEL_IT if need.gender == "n" else HELP_FEEL, 0.7)
-    b.para()
-    b.maybe(HELP_THINK, 0.4)
-    for step in need.steps:
-        b.say(step)
-    b.para()
-    b.say(need.thanks)
-    twist = bool(need.twist) and b.chance(0.4)
-    if twist:
-        b.say(need.twist)
-        b.flag("Twist")
-    b.say(HELP_WARM)
-    b.maybe(HELP_TELL, 0.5)
-    moral(b, HELP_MORAL, 0.5)
-    epilogue(b)
-    b.summary(need.twist_summary if twist else need.summary)
-    b.draft.cast["needer"] = need.gender
 
 
 # -- arc: something broken is fixed -----------------------------------------------------------
@@ -889,37 +645,6 @@ BROKEN_SUM_BAD = T(
 )
 
 
-def arc_broken(b: Builder) -> None:
-    # the warning needs the hero already introduced, so only with the classic opening
-    if intro(b):
-        b.say(BROKEN_HAVE)
-        if b.maybe(BROKEN_WARN, 0.4):
-            b.flag("Foreshadowing")
-    event(b, BROKEN_PLAY)
-    b.maybe(SCENERY, 0.4)
-    b.maybe(BROKEN_FUN, 0.6)
-    b.say(BROKEN_HOW)
-    b.say(BROKEN_SAD)
-    b.para()
-    b.say(BROKEN_HELP)
-    if b.chance(0.1):
-        b.say(BROKEN_BAD)
-        b.say(BROKEN_BAD_2)
-        b.flag("BadEnding")
-        b.summary(BROKEN_SUM_BAD)
-        return
-    b.say(BROKEN_CALM)
-    b.say(BROKEN_FIX)
-    b.say(BROKEN_OK)
-    b.para()
-    b.maybe(BROKEN_THANK, 0.7)
-    b.maybe(BROKEN_AGAIN, 0.5)
-    moral(b, BROKEN_MORAL, 0.5)
-    b.maybe(END_HAPPY, 0.4)
-    epilogue(b)
-    b.summary(BROKEN_SUM)
-
-
 # -- arc: the weather spoils a plan -----------------------------------------------------------
 
 RAIN_PLAN = T(
@@ -988,39 +713,6 @@ RAIN_SUM_BAD = T(
 )
 
 
-def arc_rain(b: Builder) -> None:
-    c = b.ctx
-    intro(b)
-    event(b, RAIN_PLAN)
-    b.say(RAIN_EXCITED)
-    b.maybe(RAIN_READY, 0.6)
-    if b.maybe(RAIN_OMEN, 0.4):
-        b.flag("Foreshadowing")
-    b.para()
-    b.say(RAIN_COMES)
-    b.say(RAIN_SAD)
-    b.maybe(RAIN_WATCH, 0.4)
-    if b.chance(0.08):
-        b.say(RAIN_BAD)
-        b.say(RAIN_BAD_2)
-        b.flag("BadEnding")
-        b.summary(RAIN_SUM_BAD)
-        return
-    fun, did = b.pick(S.RAINY_FUN)
-    c["fun"] = fun
-    b.say(RAIN_IDEA)
-    b.say(did)
-    b.para()
-    b.maybe(RAIN_FUN, 0.8)
-    if b.chance(0.5):
-        b.say(RAIN_RAINBOW)
-        b.maybe(RAIN_AFTER, 0.5)
-    moral(b, RAIN_MORAL, 0.5)
-    b.maybe(END_HAPPY, 0.3)
-    epilogue(b)
-    b.summary(RAIN_SUM)
-
-
 # -- arc: learning a skill --------------------------------------------------------------------
 
 SKILL_WANT = T(
@@ -1077,35 +769,6 @@ SKILL_SUM = T(
     "{name} wants to learn to {skill} and keeps trying, even when it is hard, until {he} can "
     "do it.",
 )
-
-
-def arc_skill(b: Builder) -> None:
-    skill: S.Skill = b.scene
-    by_friend = b.chance(0.4)
-    use_helper(b, "friend" if by_friend else "parent")
-    if intro(b) and b.chance(0.5):
-        b.say(SKILL_WANT)
-    else:
-        event(b, SKILL_SEE)
-    b.para()
-    b.say(SKILL_TRY)
-    b.say(skill.fail)
-    b.say(SKILL_SAD)
-    b.maybe(SKILL_SAD_2, 0.4)
-    b.say(SKILL_CHEER)
-    b.say(skill.tip)
-    b.para()
-    b.say(SKILL_PRACTICE)
-    b.maybe(SKILL_DAY2, 0.5)
-    b.maybe(SKILL_AGAIN, 0.6)
-    b.say(SKILL_WIN)
-    b.say(skill.win)
-    b.say(SKILL_JOY)
-    b.maybe(SKILL_SMILE, 0.5)
-    moral(b, SKILL_MORAL, 0.5)
-    b.maybe(END_HAPPY, 0.3)
-    epilogue(b)
-    b.summary(SKILL_SUM)
 
 
 # -- arc: a gift, or a surprise party ---------------------------------------------------------
@@ -1178,22 +841,8 @@ PARTY_SUM = T(
 )
 
 
-def arc_gift(b: Builder) -> None:
-    c = b.ctx
-    if b.chance(0.25):
-        intro(b)
-        event(b, PARTY_SAD)
-        b.say(PARTY_SAD_2)
-        b.para()
-        b.say(PARTY_ASK)
-        b.say(PARTY_SURPRISE)
-        b.say(PARTY_THERE)
-        b.say(PARTY_JOY)
-        b.flag("Twist")
-        b.summary(PARTY_SUM)
-        return
-    gift: S.Gift = b.scene
-    to_friend = b.chance(0.5)
+def gift_keys(c: dict[str, str], gift: Gift, to_friend: bool) -> None:
+    """The gift, and who receives it (the friend, or the grown-up), in every form."""
     if to_friend:
         c.update(
             rname=c["fname"],
@@ -1204,7 +853,6 @@ def arc_gift(b: Builder) -> None:
             r_s=c["fname_s"],
             rname_sum=c["fname"],
         )
-        use_helper(b, "parent")
     else:
         rn = f"{c['his']} {c['parent']}"
         c.update(
@@ -1216,26 +864,7 @@ def arc_gift(b: Builder) -> None:
             r_s=f"{c['his']} {c['parent_s']}",
             rname_sum=rn,
         )
-        use_helper(b, "friend")
     c["gift"], c["gift_it"] = gift.noun, gift.it
-    intro(b, friend=to_friend)
-    event(b, GIFT_KNOW)
-    if to_friend:
-        met(b)
-    b.say(GIFT_WANT)
-    b.maybe(GIFT_WONDER, 0.5)
-    b.say(GIFT_IDEA)
-    b.say(gift.make)
-    b.maybe(GIFT_WORK, 0.6)
-    b.para()
-    b.maybe(GIFT_HIDE, 0.5)
-    b.say(GIFT_GIVE)
-    b.say(GIFT_REACT)
-    b.maybe(GIFT_BEST, 0.5)
-    b.maybe(GIFT_AFTER, 0.5)
-    moral(b, GIFT_MORAL, 0.5)
-    epilogue(b)
-    b.summary(GIFT_SUM)
 
 
 # -- arc: a mistake and an apology ------------------------------------------------------------
@@ -1275,38 +904,6 @@ MISTAKE_MORAL = T(
 )
 
 
-def arc_mistake(b: Builder) -> None:
-    m: S.Mistake = b.scene
-    if intro(b, direct_ok=False, friend=m.conflict):
-        b.para()
-    b.say(m.steps[0])
-    met(b)
-    for step in m.steps[1:]:
-        b.say(step)
-    if m.foreshadow:
-        b.flag("Foreshadowing")
-    if m.conflict:
-        b.flag("Conflict")
-    b.say(MISTAKE_BAD)
-    b.maybe(MISTAKE_WORRY, 0.5)
-    b.para()
-    if b.chance(0.4):
-        b.say(m.hide)
-        if not m.conflict:
-            b.say(MISTAKE_ASK)
-            b.say(MISTAKE_LIE)
-        b.say(MISTAKE_GUILT)
-    if m.conflict:
-        b.say(MISTAKE_TELL_F)
-    else:
-        b.say(MISTAKE_TELL)
-        b.say(MISTAKE_FORGIVE)
-    b.para()
-    b.say(m.fix)
-    moral(b, MISTAKE_MORAL, 0.6)
-    b.summary(m.summary)
-
-
 # -- arc: a warning is ignored (usually a bad ending) -----------------------------------------
 
 WARN_GO = T(
@@ -1336,33 +933,6 @@ WARN_MORAL = T(
 WARN_MORAL_OK = T(
     "From then on, {name} always listened to {his} {parent}.",
 )
-
-
-def arc_warning(b: Builder) -> None:
-    hz: S.Hazard = b.scene
-    intro(b)
-    event(b, WARN_GO)
-    b.maybe(SCENERY, 0.4)
-    b.maybe(WARN_FUN, 0.6)
-    b.say(hz.warn)
-    b.maybe(WARN_OK, 0.4)
-    b.flag("Foreshadowing")
-    b.para()
-    b.say(hz.disobey)
-    b.say(hz.accident)
-    b.maybe(WARN_CRY, 0.6)
-    b.para()
-    if b.chance(0.7):
-        b.say(hz.bad)
-        b.maybe(WARN_HUG, 0.6)
-        b.flag("BadEnding")
-        moral(b, WARN_MORAL, 0.5)
-        b.summary(hz.summary_bad)
-    else:
-        b.say(hz.saved)
-        b.maybe(WARN_RELIEF, 0.7)
-        moral(b, WARN_MORAL_OK, 0.8)
-        b.summary(hz.summary_saved)
 
 
 # -- arc: a scary noise that is something else ------------------------------------------------
@@ -1403,35 +973,6 @@ NOISE_MORAL = T(
 NOISE_SUM = T(
     "{name} hears a strange noise and thinks it is a monster, but it is only {noise}.",
 )
-
-
-def arc_noise(b: Builder) -> None:
-    c = b.ctx
-    nz: S.Noise = b.scene
-    c["noise"] = nz.what
-    c["f1"] = f"{c['his']} friend {c['fname']}"
-    c["F1"] = cap(c["f1"])
-    b.pending.clear()
-    watch_friend(b)
-    intro(b, direct_ok=False)
-    if nz.omen and b.chance(0.5):
-        b.say(nz.omen)
-        b.flag("Foreshadowing")
-    b.para()
-    b.say(NOISE_WHEN_OUT if nz.places else NOISE_WHEN)
-    b.say(nz.hear)
-    b.say(NOISE_SCARED if nz.places or b.chance(0.6) else NOISE_SCARED_IN)
-    b.maybe(NOISE_AGAIN, 0.5)
-    b.say(NOISE_LOOK if nz.by_parent or b.chance(0.5) else NOISE_LOOK_P)
-    b.para()
-    b.say(nz.reveal)
-    met(b)
-    b.flag("Twist")
-    b.maybe(NOISE_LAUGH, 0.7)
-    b.say(nz.after)
-    if b.maybe(NOISE_MORAL, 0.4):
-        b.flag("MoralValue")
-    b.summary(NOISE_SUM)
 
 
 # -- arc: making a new friend -----------------------------------------------------------------
@@ -1482,35 +1023,6 @@ NEW_MORAL = T(
 NEW_SUM = T(
     "{name} feels lonely in a new town until {he} says hello to {fname}, and they become friends.",
 )
-
-
-def arc_newfriend(b: Builder) -> None:
-    c = b.ctx
-    c["f1"] = c["fnp"]
-    intro(b, direct_ok=False)
-    b.say(NEW_MOVE)
-    b.say(NEW_LONELY)
-    b.para()
-    b.say(NEW_GO)
-    b.maybe(NEW_KIDS, 0.5)
-    c["who"] = c["name"]
-    b.say(NEW_SEE)
-    met(b)
-    b.say(NEW_SHY)
-    b.maybe(NEW_PUSH, 0.5)
-    b.say(NEW_HELLO)
-    b.say(NEW_YES)
-    b.para()
-    b.say(NEW_PLAY)
-    b.maybe(NEW_TALK, 0.6)
-    b.say(NEW_END)
-    if b.chance(0.25):
-        b.say(NEW_TWIST)
-        b.flag("Twist")
-    moral(b, NEW_MORAL, 0.4)
-    b.maybe(END_FRIENDS, 0.5)
-    epilogue(b)
-    b.summary(NEW_SUM)
 
 
 # -- arc: a race ------------------------------------------------------------------------------
@@ -1573,36 +1085,6 @@ RACE_SUM_HELP = T(
 )
 
 
-def arc_race(b: Builder) -> None:
-    intro(b, friend=True)
-    event(b, RACE_START)
-    met(b)
-    b.maybe(SCENERY, 0.4)
-    b.maybe(RACE_READY, 0.5)
-    b.say(RACE_GO)
-    b.maybe(RACE_WIND, 0.5)
-    b.para()
-    if b.chance(0.6):
-        b.say(RACE_LOSE)
-        b.say(RACE_MAD)
-        b.flag("Conflict")
-        b.say(RACE_KIND)
-        b.say(RACE_SORRY)
-        b.say(RACE_AGAIN)
-        b.summary(RACE_SUM_LOSE)
-    else:
-        b.say(RACE_LEAD)
-        b.say(RACE_FALL)
-        b.flag("Twist")
-        b.say(RACE_STOP)
-        b.say(RACE_TOGETHER)
-        b.maybe(RACE_WHY, 0.7)
-        b.summary(RACE_SUM_HELP)
-    b.para()
-    moral(b, RACE_MORAL, 0.6)
-    b.maybe(END_FRIENDS, 0.5)
-
-
 # -- arc: a mysterious egg --------------------------------------------------------------------
 
 EGG_FIND = T(
@@ -1640,52 +1122,7 @@ EGG_SUM = T(
 )
 
 
-def arc_egg(b: Builder) -> None:
-    c = b.ctx
-    c["baby"] = b.pick(S.BIRDS_IN_EGG)
-    intro(b)
-    event(b, EGG_FIND)
-    b.maybe(EGG_WONDER, 0.7)
-    b.maybe(EGG_ASK, 0.5)
-    b.say(EGG_CARE)
-    b.para()
-    b.say(EGG_WAIT)
-    if b.maybe(EGG_SHAKE, 0.5):
-        b.flag("Foreshadowing")
-    b.say(EGG_HATCH)
-    b.flag("Twist")
-    b.para()
-    b.maybe(EGG_MOM, 0.7)
-    b.maybe(EGG_GROW, 0.6)
-    b.say(EGG_END)
-    b.maybe(END_HAPPY, 0.4)
-    epilogue(b)
-    b.summary(EGG_SUM)
-
-
-# -- cast, context and dispatch ---------------------------------------------------------------
-
-ArcFn = Callable[[Builder], None]
-
-ARCS: dict[str, tuple[ArcFn, float]] = {  # name: (function, how often)
-    "lost": (arc_lost, 1.3),
-    "share": (arc_share, 1.0),
-    "fight": (arc_fight, 1.0),
-    "fear": (arc_fear, 1.0),
-    "help": (arc_help, 1.0),
-    "broken": (arc_broken, 1.0),
-    "rain": (arc_rain, 0.9),
-    "skill": (arc_skill, 1.0),
-    "gift": (arc_gift, 0.9),
-    "mistake": (arc_mistake, 0.9),
-    "warning": (arc_warning, 0.9),
-    "noise": (arc_noise, 0.8),
-    "newfriend": (arc_newfriend, 0.8),
-    "race": (arc_race, 0.7),
-    "egg": (arc_egg, 0.5),
-}
-_ARC_NAMES = tuple(ARCS)
-_ARC_CUM = tuple(itertools.accumulate(w for _, w in ARCS.values()))
+# -- cast, context and story ------------------------------------------------------------------
 
 
 def _pronoun_keys(prefix: str, gender: str) -> dict[str, str]:
@@ -1834,6 +1271,7 @@ def _context(rng: random.Random, arc: str) -> tuple[dict[str, str], dict[str, st
         "name": name,
         "name_s": POSSESSIVE[name],
         "kind": kind,
+        "kkey": kind,  # the kind's key ("girl"), as in every language
         "who": name,
         "np": np,
         "Np": cap(np),
@@ -2029,14 +1467,11 @@ EN.extra(("play", "go", "see", "say", "be"))
 
 def compose(rng: random.Random) -> tuple[Draft, str, tuple[str, str, str]]:
     """Write one English story.  Returns the draft, its text, and the Words: triple."""
-    arc = _ARC_NAMES[bisect.bisect(_ARC_CUM, rng.random() * _ARC_CUM[-1])]
+    arc = arcs.choose(rng)
     ctx, cast = _context(rng, arc)
     scene = _fit_scene(rng, arc, ctx)
     detail = 0.45 + 0.9 * rng.random()
-    b = Builder(rng, ctx, arc, detail, scene)
-    watch_friend(b)
-    ARCS[arc][0](b)
-    d = b.finish()
+    d = arcs.tell(Builder(rng, ctx, arc, detail, scene), _LANGUAGE)
     d.cast = {**cast, **d.cast}  # hero first
     text = "\n".join(" ".join(p) for p in d.paras)
     noun, verb, adj = _pick_words(rng, arc, ctx, text)
@@ -2048,3 +1483,6 @@ def compose(rng: random.Random) -> tuple[Draft, str, tuple[str, str, str]]:
         text = "\n".join(" ".join(p) for p in d.paras)
         adj = "sad" if sad else "happy"
     return d, text, (noun, verb, adj)
+
+
+_LANGUAGE = sys.modules[__name__]  # what the arcs read this language's words from

@@ -1,20 +1,23 @@
-"""Chinese story arcs (简体中文), same design as ``plots_en``: a cast, a thing and a place fill a
-context dict, then one arc says template variants in order with random optional sentences.
+"""Chinese stories (简体中文): the words and templates the arcs say, and who the story is about.
 
-The arcs mirror the English ones in what happens (so both languages cover the same kinds of
-plot), but every sentence is written as Chinese, with Chinese sentence patterns: 从前，有一个叫
-小明的小男孩…, measure words (一只风筝), 把-sentences, 了/着 aspect, “…” quotes and full-width
-punctuation.
+Same design as ``plots_en``: a cast, a thing and a place fill a context dict, then one of the
+arcs in ``arcs`` (written once for both languages) says this module's templates in order, with
+random optional sentences.  So both languages cover the same kinds of plot, but every sentence
+is written as Chinese, with Chinese sentence patterns: 从前，有一个叫小明的小男孩…, measure words
+(一只风筝), 把-sentences, 了/着 aspect, “…” quotes and full-width punctuation.  ``KNOBS`` and the
+beats set to ``None`` below are where the Chinese arcs differ from the English ones.
 """
 
 from __future__ import annotations
 
-import bisect
 import itertools
 import random
-from collections.abc import Callable, Sequence
+import sys
+from collections.abc import Callable
 
+from . import arcs
 from . import scenes_zh as S
+from .arcs import Knobs
 from .lexicon_zh import (
     ANIMAL_KINDS,
     ANY_ACTS,
@@ -31,6 +34,7 @@ from .lexicon_zh import (
     Place,
     Thing,
 )
+from .scenes import Gift
 from .templates import Builder, Draft, pick, pick_name, words
 
 T = ZH.t
@@ -87,7 +91,7 @@ _SHORT = {
     )
 }
 
-# -- shared steps -----------------------------------------------------------------------------
+# -- shared steps (said by arcs.beats) and this language's knobs ------------------------------
 
 INTRO = T(
     "从前 ， 有 {np} 。",
@@ -131,68 +135,31 @@ EPILOGUE = T(
     "后来 ， {name} 把 这件 事 讲 给 {parent} 听 ， {theyp} 都 笑 了 。",
     "从 那 以后 ， {name} 变得 更 爱 笑 了 。",
 )
+KNOBS = Knobs(
+    cased=False,
+    helper_pronouns=("he",),
+    parent_ref="{parent}",
+    friend_of="{he}的好朋友{fname}",
+    epilogue_p=0.35,
+    epilogue_tail=END_HAPPY,
+    epilogue_tail_p=0.4,
+    lost_check_p=0.5,
+    fear_shaky_p=0.4,
+    rain_ready_p=0.5,
+)
+# Beats only the English arcs have: absent here, so the arcs skip them without a random draw.
+END_MORE = CLOSING = None
+LOST_SAD_2 = LOST_BIRD = HELP_THINK = GIFT_BEST = None
+WARN_FUN = WARN_HUG = WARN_RELIEF = NOISE_MORAL = RACE_READY = EGG_GROW = None
 
 
-def intro(b: Builder, *, direct_ok: bool = True, friend: bool = False) -> bool:
-    """Open the story; False when the first event sentence introduces the hero instead."""
-    if direct_ok and b.chance(0.35):
-        b.ctx["who"] = b.ctx["np"]
-        return False
-    at_home = b.chance(0.15)
-    b.say(INTRO_HOME if at_home else INTRO)
+def traits(b: Builder, at_home: bool) -> None:
+    """After the opening line: a few optional lines about the hero, each on its own chance."""
     b.maybe(TRAIT_KIND, 0.3)
     b.maybe(TRAIT_ACT, 0.85)
     b.maybe(TRAIT_LIKES, 0.25)
     if not at_home:
         b.maybe(TRAIT_HOME, 0.3)
-    if friend and b.chance(0.5):
-        b.say(TRAIT_FRIEND)
-        met(b)
-    return True
-
-
-def event(b: Builder, variants: Sequence[str]) -> None:
-    b.say(variants)
-    b.ctx["who"] = b.ctx["name"]
-
-
-def met(b: Builder) -> None:
-    c = b.ctx
-    if c.get("helper") == c["f1"]:
-        c["helper"] = c["fname"]
-    c["f1"] = c["fname"]
-    b.pending.clear()
-
-
-def watch_friend(b: Builder) -> None:
-    c = b.ctx
-    if c["f1"] != c["fname"]:
-        updates = {"f1": c["fname"]}
-        if c.get("helper") == c["f1"]:
-            updates["helper"] = c["fname"]
-        b.first_mention(c["f1"], **updates)
-
-
-def moral(b: Builder, variants: Sequence[str], p: float = 1.0) -> None:
-    if b.chance(p):
-        b.say(variants)
-        b.flag("MoralValue")
-
-
-def epilogue(b: Builder) -> None:
-    if b.chance(0.35 * b.detail):
-        b.para()
-        b.say(EPILOGUE)
-        b.maybe(END_HAPPY, 0.4)
-
-
-def use_helper(b: Builder, who: str) -> None:
-    c = b.ctx
-    if who == "parent":
-        c.update(helper=c["parent"], hhe=c["phe"])
-    else:
-        c.update(helper=c["f1"], hhe=c["fhe"])
-        watch_friend(b)
 
 
 # -- arc: a lost thing is found ---------------------------------------------------------------
@@ -315,64 +282,6 @@ LOST_SUM = {
 }
 
 
-def arc_lost(b: Builder) -> None:
-    c = b.ctx
-    if intro(b):
-        b.say(LOST_HAVE)
-        if b.maybe(LOST_WARN, 0.4):
-            b.flag("Foreshadowing")
-    event(b, LOST_GO)
-    b.maybe(SCENERY, 0.5)
-    b.maybe(LOST_PLAY, 0.9)
-    b.say(LOST_GONE)
-    b.say(LOST_SAD)
-    b.para()
-    b.maybe(LOST_SEARCH, 0.8)
-    r = b.rand()
-    if r < 0.35:
-        way = "friend"
-        b.say(LOST_FRIEND)
-        met(b)
-        if b.maybe(LOST_ASK, 0.7):
-            b.say(LOST_TELL)
-        b.say(LOST_OFFER)
-        b.say(LOST_FOUND_F)
-    elif r < 0.55:
-        way = "parent"
-        b.say(LOST_PARENT)
-        b.say(LOST_FOUND_P)
-    elif r < 0.67:
-        way = "alone"
-        b.say(LOST_ALONE)
-    elif r < 0.79:
-        way = "thief"
-        b.say(LOST_THIEF)
-        b.say(LOST_THIEF_2)
-        b.flag("Twist")
-    elif r < 0.88 and c["kkey"] in _KIDS and c["small"]:
-        way = "pocket"
-        b.say(LOST_POCKET)
-        b.maybe(LOST_POCKET_2, 0.8)
-        b.flag("Twist")
-    else:
-        b.say(LOST_NEVER)
-        b.say(LOST_NEVER_2)
-        b.flag("BadEnding")
-        moral(b, LOST_MORAL_BAD, 0.4)
-        b.summary(LOST_SUM["bad"])
-        return
-    b.para()
-    b.say(LOST_JOY)
-    b.maybe(LOST_CHECK, 0.5)
-    if way == "friend":
-        b.maybe(LOST_THANK, 0.8)
-        moral(b, LOST_MORAL_F, 0.3)
-    moral(b, LOST_MORAL, 0.5 * b.detail)
-    b.maybe(END_HAPPY, 0.6)
-    epilogue(b)
-    b.summary(LOST_SUM[way])
-
-
 # -- arc: learning to share -------------------------------------------------------------------
 
 SHARE_HAVE = T(
@@ -436,39 +345,6 @@ SHARE_SUM = T(
 SHARE_SUM_BAD = T(
     "{name} 不 肯 和 {fname} 分享 {obj} ， 最后 只能 一个人 玩 。",
 )
-
-
-def arc_share(b: Builder) -> None:
-    if intro(b):
-        b.maybe(SHARE_HAVE, 0.8)
-    event(b, SHARE_PLAY)
-    b.maybe(SCENERY, 0.4)
-    b.maybe(SHARE_FUN, 0.7)
-    b.say(SHARE_ASK)
-    met(b)
-    b.say(SHARE_NO)
-    b.flag("Conflict")
-    b.say(SHARE_HURT)
-    b.para()
-    if b.chance(0.1):
-        b.say(SHARE_BAD)
-        b.maybe(SHARE_BAD_2, 0.7)
-        b.flag("BadEnding")
-        b.summary(SHARE_SUM_BAD)
-        return
-    b.say(SHARE_ALONE)
-    if b.chance(0.35):
-        b.say(SHARE_PARENT)
-        b.maybe(SHARE_THINK, 0.6)
-    b.say(SHARE_YES)
-    b.say(SHARE_HAPPY)
-    b.para()
-    b.maybe(SHARE_TURNS, 0.6)
-    b.say(SHARE_TOGETHER)
-    moral(b, SHARE_MORAL, 0.6)
-    b.maybe(END_FRIENDS, 0.6)
-    epilogue(b)
-    b.summary(SHARE_SUM)
 
 
 # -- arc: a fight and making up ---------------------------------------------------------------
@@ -541,42 +417,6 @@ FIGHT_SUM_GAME = T(
 )
 
 
-def arc_fight(b: Builder) -> None:
-    c = b.ctx
-    intro(b, friend=True)
-    event(b, FIGHT_START)
-    met(b)
-    b.maybe(SCENERY, 0.4)
-    b.maybe(FIGHT_FUN, 0.6)
-    about_obj = b.chance(0.6)
-    broke = False
-    if about_obj:
-        b.say(FIGHT_FIND)
-        b.say(FIGHT_GRAB)
-        broke = bool(c["brk"]) and b.chance(0.6)
-        b.say(FIGHT_PULL if broke else FIGHT_FALL)
-    else:
-        b.say(FIGHT_GAME)
-        b.maybe(FIGHT_ARGUE, 0.8)
-    b.flag("Conflict")
-    b.say(FIGHT_APART)
-    b.para()
-    b.say(FIGHT_MISS)
-    b.maybe(FIGHT_ADVICE, 0.5)
-    b.say(FIGHT_SORRY)
-    b.say(FIGHT_SORRY_2)
-    b.para()
-    if about_obj:
-        b.say(FIGHT_FIX if broke else FIGHT_SHARE)
-    else:
-        b.say(FIGHT_BOTH)
-    b.say(FIGHT_END)
-    moral(b, FIGHT_MORAL, 0.5)
-    b.maybe(END_FRIENDS, 0.5)
-    epilogue(b)
-    b.summary(FIGHT_SUM_OBJ if about_obj else FIGHT_SUM_GAME)
-
-
 # -- arc: a fear overcome ---------------------------------------------------------------------
 
 FEAR_IS = T("{name} 很 怕 {fear} 。", "{name} 什么 都 不 怕 ， 就是 怕 {fear} 。")
@@ -615,37 +455,6 @@ FEAR_SUM = T(
 )
 
 
-def arc_fear(b: Builder) -> None:
-    c = b.ctx
-    fear: S.Fear = b.scene
-    intro(b, direct_ok=False)
-    b.say(FEAR_IS)
-    b.maybe(FEAR_WONT, 0.7)
-    b.maybe(FEAR_SHAKY, 0.4)
-    if fear.night:
-        c["When"] = c["night"]
-    use_helper(b, "friend" if not fear.night and b.chance(0.4) else "parent")
-    b.para()
-    event(b, fear.event)
-    b.say(fear.worry)
-    if b.maybe(FEAR_NO, 0.4):
-        b.say(FEAR_WAIT)
-        b.say(FEAR_HELP_LATER)
-    else:
-        b.say(FEAR_HELP)
-    b.maybe(FEAR_TRY, 0.7)
-    b.say(FEAR_DO)
-    b.say(fear.truth)
-    if fear.twist:
-        b.flag("Twist")
-    b.para()
-    b.maybe(FEAR_AFTER, 0.8)
-    b.say(FEAR_PROUD)
-    moral(b, FEAR_MORAL, 0.6)
-    epilogue(b)
-    b.summary(FEAR_SUM)
-
-
 # -- arc: helping someone ---------------------------------------------------------------------
 
 HELP_SEE = T(
@@ -665,31 +474,6 @@ HELP_MORAL = T(
     "{name} 明白 了 ， 帮助 别人 ， 自己 也 会 很 快乐 。",
     "{name} 明白 了 ， 一点点 帮助 也 能 带来 很 大 的 改变 。",
 )
-
-
-def arc_help(b: Builder) -> None:
-    c = b.ctx
-    need: S.Need = b.scene
-    intro(b)
-    c["need"] = b.pick(need.see).format_map(c)
-    event(b, HELP_SEE)
-    b.maybe(HELP_LOOK, 0.5)
-    b.maybe(HELP_FEEL_IT if need.gender == "n" else HELP_FEEL, 0.7)
-    b.para()
-    for step in need.steps:
-        b.say(step)
-    b.para()
-    b.say(need.thanks)
-    twist = bool(need.twist) and b.chance(0.4)
-    if twist:
-        b.say(need.twist)
-        b.flag("Twist")
-    b.say(HELP_WARM)
-    b.maybe(HELP_TELL, 0.5)
-    moral(b, HELP_MORAL, 0.5)
-    epilogue(b)
-    b.summary(need.twist_summary if twist else need.summary)
-    b.draft.cast["needer"] = need.gender
 
 
 # -- arc: something broken is fixed -----------------------------------------------------------
@@ -751,35 +535,6 @@ BROKEN_SUM = T(
 BROKEN_SUM_BAD = T(
     "{name} 弄坏 了 {he} 的 {obj} ， 再 也 修 不 好 了 。",
 )
-
-
-def arc_broken(b: Builder) -> None:
-    if intro(b):
-        b.say(BROKEN_HAVE)
-        if b.maybe(BROKEN_WARN, 0.4):
-            b.flag("Foreshadowing")
-    event(b, BROKEN_PLAY)
-    b.maybe(SCENERY, 0.4)
-    b.maybe(BROKEN_FUN, 0.6)
-    b.say(BROKEN_HOW)
-    b.say(BROKEN_SAD)
-    b.para()
-    b.say(BROKEN_HELP)
-    if b.chance(0.1):
-        b.say(BROKEN_BAD)
-        b.say(BROKEN_BAD_2)
-        b.flag("BadEnding")
-        b.summary(BROKEN_SUM_BAD)
-        return
-    b.say(BROKEN_CALM)
-    b.say(BROKEN_FIX)
-    b.say(BROKEN_OK)
-    b.para()
-    b.maybe(BROKEN_THANK, 0.7)
-    b.maybe(BROKEN_AGAIN, 0.5)
-    moral(b, BROKEN_MORAL, 0.5)
-    epilogue(b)
-    b.summary(BROKEN_SUM)
 
 
 # -- arc: the weather spoils a plan -----------------------------------------------------------
@@ -845,38 +600,6 @@ RAIN_SUM_BAD = T(
 )
 
 
-def arc_rain(b: Builder) -> None:
-    c = b.ctx
-    intro(b)
-    event(b, RAIN_PLAN)
-    b.say(RAIN_EXCITED)
-    b.maybe(RAIN_READY, 0.5)
-    if b.maybe(RAIN_OMEN, 0.4):
-        b.flag("Foreshadowing")
-    b.para()
-    b.say(RAIN_COMES)
-    b.say(RAIN_SAD)
-    b.maybe(RAIN_WATCH, 0.4)
-    if b.chance(0.08):
-        b.say(RAIN_BAD)
-        b.say(RAIN_BAD_2)
-        b.flag("BadEnding")
-        b.summary(RAIN_SUM_BAD)
-        return
-    fun, did = b.pick(S.RAINY_FUN)
-    c["fun"] = fun
-    b.say(RAIN_IDEA)
-    b.say(did)
-    b.para()
-    b.maybe(RAIN_FUN, 0.8)
-    if b.chance(0.5):
-        b.say(RAIN_RAINBOW)
-        b.maybe(RAIN_AFTER, 0.5)
-    moral(b, RAIN_MORAL, 0.5)
-    epilogue(b)
-    b.summary(RAIN_SUM)
-
-
 # -- arc: learning a skill --------------------------------------------------------------------
 
 SKILL_WANT = T("{name} 很 想 学会 {skill} 。", "{name} 做梦 都 想 学会 {skill} 。")
@@ -910,33 +633,6 @@ SKILL_MORAL = T(
 SKILL_SUM = T(
     "{name} 想 学会 {skill} ， {he} 一次 又 一次 地 练习 ， 终于 学会 了 。",
 )
-
-
-def arc_skill(b: Builder) -> None:
-    skill: S.Skill = b.scene
-    use_helper(b, "friend" if b.chance(0.4) else "parent")
-    if intro(b) and b.chance(0.5):
-        b.say(SKILL_WANT)
-    else:
-        event(b, SKILL_SEE)
-    b.para()
-    b.say(SKILL_TRY)
-    b.say(skill.fail)
-    b.say(SKILL_SAD)
-    b.maybe(SKILL_SAD_2, 0.4)
-    b.say(SKILL_CHEER)
-    b.say(skill.tip)
-    b.para()
-    b.say(SKILL_PRACTICE)
-    b.maybe(SKILL_DAY2, 0.5)
-    b.maybe(SKILL_AGAIN, 0.6)
-    b.say(SKILL_WIN)
-    b.say(skill.win)
-    b.say(SKILL_JOY)
-    b.maybe(SKILL_SMILE, 0.5)
-    moral(b, SKILL_MORAL, 0.5)
-    epilogue(b)
-    b.summary(SKILL_SUM)
 
 
 # -- arc: a gift, or a surprise party ---------------------------------------------------------
@@ -1002,46 +698,13 @@ PARTY_SUM = T(
 )
 
 
-def arc_gift(b: Builder) -> None:
-    c = b.ctx
-    if b.chance(0.25):
-        intro(b)
-        event(b, PARTY_SAD)
-        b.say(PARTY_SAD_2)
-        b.para()
-        b.say(PARTY_ASK)
-        b.say(PARTY_SURPRISE)
-        b.say(PARTY_THERE)
-        b.say(PARTY_JOY)
-        b.flag("Twist")
-        b.summary(PARTY_SUM)
-        return
-    gift: S.Gift = b.scene
-    to_friend = b.chance(0.5)
+def gift_keys(c: dict[str, str], gift: Gift, to_friend: bool) -> None:
+    """The gift, and who receives it (the friend, or the grown-up)."""
     if to_friend:
         c.update(rname=c["fname"], r_s=c["fname"] + "的")
-        use_helper(b, "parent")
     else:
         c.update(rname=c["parent"], r_s=c["parent"] + "的")
-        use_helper(b, "friend")
     c["gift"] = gift.noun
-    intro(b, friend=to_friend)
-    event(b, GIFT_KNOW)
-    if to_friend:
-        met(b)
-    b.say(GIFT_WANT)
-    b.maybe(GIFT_WONDER, 0.5)
-    b.say(GIFT_IDEA)
-    b.say(gift.make)
-    b.maybe(GIFT_WORK, 0.6)
-    b.para()
-    b.maybe(GIFT_HIDE, 0.5)
-    b.say(GIFT_GIVE)
-    b.say(GIFT_REACT)
-    b.maybe(GIFT_AFTER, 0.5)
-    moral(b, GIFT_MORAL, 0.5)
-    epilogue(b)
-    b.summary(GIFT_SUM)
 
 
 # -- arc: a mistake and an apology ------------------------------------------------------------
@@ -1077,38 +740,6 @@ MISTAKE_MORAL = T(
 )
 
 
-def arc_mistake(b: Builder) -> None:
-    m: S.Mistake = b.scene
-    if intro(b, direct_ok=False, friend=m.conflict):
-        b.para()
-    b.say(m.steps[0])
-    met(b)
-    for step in m.steps[1:]:
-        b.say(step)
-    if m.foreshadow:
-        b.flag("Foreshadowing")
-    if m.conflict:
-        b.flag("Conflict")
-    b.say(MISTAKE_BAD)
-    b.maybe(MISTAKE_WORRY, 0.5)
-    b.para()
-    if b.chance(0.4):
-        b.say(m.hide)
-        if not m.conflict:
-            b.say(MISTAKE_ASK)
-            b.say(MISTAKE_LIE)
-        b.say(MISTAKE_GUILT)
-    if m.conflict:
-        b.say(MISTAKE_TELL_F)
-    else:
-        b.say(MISTAKE_TELL)
-        b.say(MISTAKE_FORGIVE)
-    b.para()
-    b.say(m.fix)
-    moral(b, MISTAKE_MORAL, 0.6)
-    b.summary(m.summary)
-
-
 # -- arc: a warning is ignored ----------------------------------------------------------------
 
 WARN_GO = T(
@@ -1125,30 +756,6 @@ WARN_MORAL = T(
 WARN_MORAL_OK = T(
     "从 那 以后 ， {name} 总是 认真 听 {parent} 的 话 。",
 )
-
-
-def arc_warning(b: Builder) -> None:
-    hz: S.Hazard = b.scene
-    intro(b)
-    event(b, WARN_GO)
-    b.maybe(SCENERY, 0.4)
-    b.say(hz.warn)
-    b.maybe(WARN_OK, 0.4)
-    b.flag("Foreshadowing")
-    b.para()
-    b.say(hz.disobey)
-    b.say(hz.accident)
-    b.maybe(WARN_CRY, 0.6)
-    b.para()
-    if b.chance(0.7):
-        b.say(hz.bad)
-        b.flag("BadEnding")
-        moral(b, WARN_MORAL, 0.5)
-        b.summary(hz.summary_bad)
-    else:
-        b.say(hz.saved)
-        moral(b, WARN_MORAL_OK, 0.8)
-        b.summary(hz.summary_saved)
 
 
 # -- arc: a scary noise -----------------------------------------------------------------------
@@ -1176,32 +783,6 @@ NOISE_LAUGH = T("{name} 笑 了 ， 原来 根本 不是 怪物 ！", "{name} �
 NOISE_SUM = T(
     "{name} 听到 奇怪 的 声音 ， 以为 是 怪物 ， 原来 只是 {noise} 。",
 )
-
-
-def arc_noise(b: Builder) -> None:
-    c = b.ctx
-    nz: S.Noise = b.scene
-    c["noise"] = b.pick(nz.what).format_map(c)
-    c["f1"] = f"{c['he']}的好朋友{c['fname']}"
-    b.pending.clear()
-    watch_friend(b)
-    intro(b, direct_ok=False)
-    if nz.omen and b.chance(0.5):
-        b.say(nz.omen)
-        b.flag("Foreshadowing")
-    b.para()
-    b.say(NOISE_WHEN_OUT if nz.places else NOISE_WHEN)
-    b.say(nz.hear)
-    b.say(NOISE_SCARED if nz.places or b.chance(0.6) else NOISE_SCARED_IN)
-    b.maybe(NOISE_AGAIN, 0.5)
-    b.say(NOISE_LOOK if nz.by_parent or b.chance(0.5) else NOISE_LOOK_P)
-    b.para()
-    b.say(nz.reveal)
-    met(b)
-    b.flag("Twist")
-    b.maybe(NOISE_LAUGH, 0.7)
-    b.say(nz.after)
-    b.summary(NOISE_SUM)
 
 
 # -- arc: a new friend ------------------------------------------------------------------------
@@ -1247,32 +828,6 @@ NEW_MORAL = T(
 NEW_SUM = T(
     "{name} 在 新 的 地方 很 孤单 ， 直到 {he} 主动 跟 {fname} 打招呼 ， {they} 成了 好 朋友 。",
 )
-
-
-def arc_newfriend(b: Builder) -> None:
-    intro(b, direct_ok=False)
-    b.say(NEW_MOVE)
-    b.say(NEW_LONELY)
-    b.para()
-    b.say(NEW_GO)
-    b.maybe(NEW_KIDS, 0.5)
-    b.say(NEW_SEE)
-    met(b)
-    b.say(NEW_SHY)
-    b.maybe(NEW_PUSH, 0.5)
-    b.say(NEW_HELLO)
-    b.say(NEW_YES)
-    b.para()
-    b.say(NEW_PLAY)
-    b.maybe(NEW_TALK, 0.6)
-    b.say(NEW_END)
-    if b.chance(0.25):
-        b.say(NEW_TWIST)
-        b.flag("Twist")
-    moral(b, NEW_MORAL, 0.4)
-    b.maybe(END_FRIENDS, 0.5)
-    epilogue(b)
-    b.summary(NEW_SUM)
 
 
 # -- arc: a race ------------------------------------------------------------------------------
@@ -1326,35 +881,6 @@ RACE_SUM_HELP = T(
 )
 
 
-def arc_race(b: Builder) -> None:
-    intro(b, friend=True)
-    event(b, RACE_START)
-    met(b)
-    b.maybe(SCENERY, 0.4)
-    b.say(RACE_GO)
-    b.maybe(RACE_WIND, 0.5)
-    b.para()
-    if b.chance(0.6):
-        b.say(RACE_LOSE)
-        b.say(RACE_MAD)
-        b.flag("Conflict")
-        b.say(RACE_KIND)
-        b.say(RACE_SORRY)
-        b.say(RACE_AGAIN)
-        b.summary(RACE_SUM_LOSE)
-    else:
-        b.say(RACE_LEAD)
-        b.say(RACE_FALL)
-        b.flag("Twist")
-        b.say(RACE_STOP)
-        b.say(RACE_TOGETHER)
-        b.maybe(RACE_WHY, 0.7)
-        b.summary(RACE_SUM_HELP)
-    b.para()
-    moral(b, RACE_MORAL, 0.6)
-    b.maybe(END_FRIENDS, 0.5)
-
-
 # -- arc: a mysterious egg --------------------------------------------------------------------
 
 EGG_FIND = T(
@@ -1390,50 +916,9 @@ EGG_SUM = T(
 )
 
 
-def arc_egg(b: Builder) -> None:
-    b.ctx["baby"] = b.pick(S.BABIES)
-    intro(b)
-    event(b, EGG_FIND)
-    b.maybe(EGG_WONDER, 0.7)
-    b.maybe(EGG_ASK, 0.5)
-    b.say(EGG_CARE)
-    b.para()
-    b.say(EGG_WAIT)
-    if b.maybe(EGG_SHAKE, 0.5):
-        b.flag("Foreshadowing")
-    b.say(EGG_HATCH)
-    b.flag("Twist")
-    b.para()
-    b.maybe(EGG_MOM, 0.7)
-    b.say(EGG_END)
-    b.maybe(END_HAPPY, 0.4)
-    epilogue(b)
-    b.summary(EGG_SUM)
+# -- cast, context and story ------------------------------------------------------------------
 
-
-# -- cast, context and dispatch ---------------------------------------------------------------
-
-ARCS: dict[str, tuple[Callable[[Builder], None], float]] = {
-    "lost": (arc_lost, 1.3),
-    "share": (arc_share, 1.0),
-    "fight": (arc_fight, 1.0),
-    "fear": (arc_fear, 1.0),
-    "help": (arc_help, 1.0),
-    "broken": (arc_broken, 1.0),
-    "rain": (arc_rain, 0.9),
-    "skill": (arc_skill, 1.0),
-    "gift": (arc_gift, 0.9),
-    "mistake": (arc_mistake, 0.9),
-    "warning": (arc_warning, 0.9),
-    "noise": (arc_noise, 0.8),
-    "newfriend": (arc_newfriend, 0.8),
-    "race": (arc_race, 0.7),
-    "egg": (arc_egg, 0.5),
-}
-_ARC_NAMES = tuple(ARCS)
-_ARC_CUM = tuple(itertools.accumulate(w for _, w in ARCS.values()))
 _KIDS = ("girl", "boy")
-NIGHT = ZH.w("一天 晚上")
 
 
 def _mod(adj: str, noun: str) -> str:
@@ -1561,7 +1046,6 @@ def _context(rng: random.Random, arc: str) -> tuple[dict[str, str], dict[str, st
         "phe": phe,
         "theyp": "她们" if g == pg == "f" else "他们",
         "When": pick(r, WHEN),
-        "night": NIGHT,
     }
     if r() < 0.5:
         f1 = fnp
@@ -1682,14 +1166,11 @@ FEEL_SAD = T(
 
 def compose(rng: random.Random) -> tuple[Draft, str, tuple[str, str, str]]:
     """Write one Chinese story.  Returns the draft, its text and the Words: triple."""
-    arc = _ARC_NAMES[bisect.bisect(_ARC_CUM, rng.random() * _ARC_CUM[-1])]
+    arc = arcs.choose(rng)
     ctx, cast = _context(rng, arc)
     scene = _fit_scene(rng, arc, ctx)
     detail = 0.45 + 0.9 * rng.random()
-    b = Builder(rng, ctx, arc, detail, scene)
-    watch_friend(b)
-    ARCS[arc][0](b)
-    d = b.finish()
+    d = arcs.tell(Builder(rng, ctx, arc, detail, scene), _LANGUAGE)
     d.cast = {**cast, **d.cast}  # hero first
     text = "\n".join("".join(p) for p in d.paras)
     noun, verb, adj = _pick_words(rng, arc, ctx, text)
@@ -1701,3 +1182,6 @@ def compose(rng: random.Random) -> tuple[Draft, str, tuple[str, str, str]]:
         text = "\n".join("".join(p) for p in d.paras)
         verb, adj = verb or ("哭" if sad else "笑"), adj or ("难过" if sad else "开心")
     return d, text, (noun, verb, adj)
+
+
+_LANGUAGE = sys.modules[__name__]  # what the arcs read this language's words from

@@ -2,15 +2,15 @@
 warnings, night noises and rainy-day plans.
 
 Each situation is a small script of template variants that fits one arc step; the arcs in
-``plots_en`` decide the order and the branching, these tables only supply the matching words.
+``arcs`` decide the order and the branching, these tables only supply the matching words.  The
+records themselves are declared once, for both languages, in ``scenes``.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from .grammar_en import VerbPhrase, vp
 from .lexicon_en import EN
+from .scenes import Fear, Gift, Hazard, Mistake, Need, Noise, Skill
 
 T = EN.t
 
@@ -22,21 +22,7 @@ def _vp(phrase: str, forms: str = "base past") -> VerbPhrase:
     return v
 
 
-@dataclass(frozen=True, slots=True)
-class Fear:
-    what: str  # "the dark"
-    do: VerbPhrase  # what the fear stops the character from doing
-    event: tuple[str, ...]  # first event sentence, uses {When} and {who}
-    worry: tuple[str, ...]
-    truth: tuple[str, ...]
-    places: tuple[str, ...] = ()  # place nouns where it can happen ("" = no place)
-    kids_only: bool = False
-    twist: bool = False  # the scary thing turns out to be something else entirely
-    when: str = ""  # fixed time of day ("One night"); "" = any day
-    not_kinds: tuple[str, ...] = ()  # animals for which this fear makes no sense
-
-
-FEARS: tuple[Fear, ...] = (
+FEARS: tuple[Fear[VerbPhrase], ...] = (
     Fear(
         EN.w("the dark"),
         _vp("sleep with the light off"),
@@ -174,17 +160,8 @@ FEARS: tuple[Fear, ...] = (
 )
 
 
-@dataclass(frozen=True, slots=True)
-class Skill:
-    do: VerbPhrase
-    kinds: tuple[str, ...]  # character kinds that can learn it ("kid" = girl or boy)
-    fail: tuple[str, ...]
-    tip: tuple[str, ...]
-    win: tuple[str, ...]
-
-
 _KIDS = ("kid",)
-SKILLS: tuple[Skill, ...] = (
+SKILLS: tuple[Skill[VerbPhrase], ...] = (
     Skill(
         _vp("ride a bike"),
         _KIDS,
@@ -312,19 +289,6 @@ SKILLS: tuple[Skill, ...] = (
         T("{He} jumped right over the log!", "{He} flew over the log like a bird!"),
     ),
 )
-
-
-@dataclass(frozen=True, slots=True)
-class Need:
-    """Someone the hero helps: a little script plus the pronoun gender of that someone."""
-
-    see: tuple[str, ...]  # "...when {he} saw <see>": a noun phrase
-    steps: tuple[tuple[str, ...], ...]
-    thanks: tuple[str, ...]
-    summary: tuple[str, ...]
-    gender: str
-    twist: tuple[str, ...] = ()
-    twist_summary: tuple[str, ...] = ()
 
 
 NEEDS: tuple[Need, ...] = (
@@ -514,14 +478,6 @@ NEEDS: tuple[Need, ...] = (
 )
 
 
-@dataclass(frozen=True, slots=True)
-class Gift:
-    make: tuple[str, ...]  # sentences saying how the gift is made
-    noun: str  # "picture": "gave her the picture"
-    places: tuple[str, ...] = ()
-    it: str = "it"  # pronoun for the gift ("them" for flowers)
-
-
 GIFTS: tuple[Gift, ...] = (
     Gift(
         T(
@@ -567,18 +523,6 @@ GIFTS: tuple[Gift, ...] = (
 )
 
 # Misbehaviour for the mistake arc: what happened, what the hero does to make it right.
-
-
-@dataclass(frozen=True, slots=True)
-class Mistake:
-    steps: tuple[tuple[str, ...], ...]
-    hide: tuple[str, ...]  # how the hero hides it (lie branch)
-    fix: tuple[str, ...]
-    summary: tuple[str, ...]
-    conflict: bool = False
-    foreshadow: bool = False  # the first step is a warning that comes true
-
-
 MISTAKES: tuple[Mistake, ...] = (
     Mistake(
         (
@@ -697,21 +641,6 @@ MISTAKES: tuple[Mistake, ...] = (
         ),
     ),
 )
-
-
-@dataclass(frozen=True, slots=True)
-class Hazard:
-    """A warning the hero ignores, for the disobey arc."""
-
-    warn: tuple[str, ...]
-    disobey: tuple[str, ...]
-    accident: tuple[str, ...]
-    bad: tuple[str, ...]  # sad ending
-    saved: tuple[str, ...]  # happy ending after all
-    summary_bad: tuple[str, ...]
-    summary_saved: tuple[str, ...]
-    needs: str = ""  # "water", "wind" or "" (what the place/thing must allow)
-    places: tuple[str, ...] = ()  # place nouns where it can happen (empty = any)
 
 
 HAZARDS: tuple[Hazard, ...] = (
@@ -840,18 +769,6 @@ HAZARDS: tuple[Hazard, ...] = (
         places=("garden", "meadow", "park", "farm", "forest"),
     ),
 )
-
-
-@dataclass(frozen=True, slots=True)
-class Noise:
-    when: str  # "One night" / "One afternoon"
-    hear: tuple[str, ...]
-    reveal: tuple[str, ...]
-    after: tuple[str, ...]
-    what: str  # noun phrase for the summary
-    omen: tuple[str, ...] = ()  # foreshadowing sentence
-    places: tuple[str, ...] = ()  # outdoor noises: where (empty = at home)
-    by_parent: bool = False  # the grown-up is the noise, so the hero cannot fetch them
 
 
 NOISES: tuple[Noise, ...] = (
@@ -1001,4 +918,4 @@ RAINY_FUN: tuple[tuple[str, tuple[str, ...]], ...] = (
 
 GAMES = EN.ws(("tag", "hide and seek", "house", "catch", "pirates", "dress up", "school", "ball"))
 RACE_GOALS = EN.ws(("big tree", "big rock", "fence", "old tree", "gate"))
-BIRDS_IN_EGG = EN.ws(("duckling", "baby bird", "chick", "baby turtle"))
+BABIES = EN.ws(("duckling", "baby bird", "chick", "baby turtle"))

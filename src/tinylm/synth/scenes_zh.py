@@ -1,38 +1,21 @@
-"""Chinese situations for the arcs in ``plots_zh``: fears, skills, people in need, gifts,
-mistakes, warnings, night noises and rainy-day fun.
+"""Chinese situations for the arcs in ``arcs``: fears, skills, people in need, gifts, mistakes,
+warnings, night noises and rainy-day fun, in the records ``scenes`` declares for both languages.
 
 Written directly in Chinese (not translated from ``scenes_en``), one word unit per space.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from .lexicon_zh import ZH
+from .scenes import Fear, Gift, Hazard, Mistake, Need, Noise, Skill
 
 T = ZH.t
+NIGHT = ZH.w("一天 晚上")  # the fixed time of the fears that come at night
 
-
-@dataclass(frozen=True, slots=True)
-class Fear:
-    what: str  # after 怕: "黑"
-    do: str  # what the fear stops the hero from doing
-    did: str  # the same thing, done (with 了)
-    event: tuple[str, ...]
-    worry: tuple[str, ...]
-    truth: tuple[str, ...]
-    places: tuple[str, ...] = ()
-    kids_only: bool = False
-    twist: bool = False
-    night: bool = False
-    not_kinds: tuple[str, ...] = ()
-
-
-FEARS: tuple[Fear, ...] = (
+FEARS: tuple[Fear[str], ...] = (
     Fear(
         ZH.w("黑"),
         ZH.w("关 着 灯 睡觉"),
-        ZH.w("关 上 了 灯"),
         T(
             "{When} ， {name} 躺 在 床上 ， 怎么 也 睡不着 。 房间 里 黑黑 的 ， 静悄悄 的 。",
         ),
@@ -44,12 +27,12 @@ FEARS: tuple[Fear, ...] = (
             "床 底下 没有 怪物 ， 只有 {he} 的 玩具 和 一只 旧 袜子 。",
             "窗外 的 月亮 弯弯 的 ， 把 房间 照 得 亮亮 的 ， 一点儿 也 不 可怕 。",
         ),
-        night=True,
+        when=NIGHT,
+        did=ZH.w("关 上 了 灯"),
     ),
     Fear(
         ZH.w("那个 高高 的 大 滑梯"),
         ZH.w("从 大 滑梯 上 滑 下来"),
-        ZH.w("从 大 滑梯 上 滑 了 下来"),
         T(
             "{When} ， {who} 和 {helper} 去 了 游乐场 。 那里 有 一个 又 高 又 大 的 滑梯 。",
         ),
@@ -62,11 +45,11 @@ FEARS: tuple[Fear, ...] = (
             "呼 的 一下 ， {he} 就 滑 到 了 下面 。 一点儿 也 不 可怕 ， 真 好玩 ！",
         ),
         kids_only=True,
+        did=ZH.w("从 大 滑梯 上 滑 了 下来"),
     ),
     Fear(
         ZH.w("水"),
         ZH.w("下 水 游泳"),
-        ZH.w("慢慢 地 走 进 了 水 里"),
         T(
             "{When} ， {who} 和 {helper} 一起 去 了 {place} 。",
         ),
@@ -80,11 +63,11 @@ FEARS: tuple[Fear, ...] = (
         ),
         places=("海边", "湖边", "池塘边", "小河边"),
         not_kinds=("duck", "frog"),
+        did=ZH.w("慢慢 地 走 进 了 水 里"),
     ),
     Fear(
         ZH.w("打雷"),
         ZH.w("一个人 睡觉"),
-        ZH.w("自己 躺 回 了 床上"),
         T(
             "{When} ， 外面 下 起 了 大雨 。 轰隆隆 ！ 雷声 好 响 啊 ！",
         ),
@@ -96,12 +79,12 @@ FEARS: tuple[Fear, ...] = (
             "雷声 虽然 很 响 ， 可是 它 伤害 不了 {he} 。 没过 多久 ， 雷声 就 越来越 远 了 。",
             "{he} 和 {helper} 一起 数 雷声 。 数 着 数 着 ， 雷声 就 变 小 了 。",
         ),
-        night=True,
+        when=NIGHT,
+        did=ZH.w("自己 躺 回 了 床上"),
     ),
     Fear(
         ZH.w("邻居 家 的 大狗"),
         ZH.w("从 大狗 旁边 走 过去"),
-        ZH.w("从 大狗 旁边 走 了 过去"),
         T(
             "{When} ， {who} 要 和 {helper} 一起 从 邻居 家 门口 走 过去 。",
             "{When} ， {who} 看见 那只 大狗 就 站 在 篱笆 旁边 。",
@@ -115,11 +98,11 @@ FEARS: tuple[Fear, ...] = (
             "大狗 一点儿 也 不 凶 。 它 躺 在 地上 打 了 个 滚 ， 想 让 {name} 摸摸 它 的 肚子 ！",
         ),
         twist=True,
+        did=ZH.w("从 大狗 旁边 走 了 过去"),
     ),
     Fear(
         ZH.w("高"),
         ZH.w("爬 上 那棵 大树"),
-        ZH.w("爬 上 了 大树"),
         T(
             "{When} ， {who} 和 {helper} 去 了 {place} 。 那里 有 一棵 大树 。",
         ),
@@ -133,11 +116,11 @@ FEARS: tuple[Fear, ...] = (
         ),
         places=("公园", "花园", "森林", "草地", "后院", "小山坡"),
         not_kinds=("bird", "squirrel", "monkey"),
+        did=ZH.w("爬 上 了 大树"),
     ),
     Fear(
         ZH.w("蜜蜂"),
         ZH.w("从 花丛 旁边 走 过去"),
-        ZH.w("从 花丛 旁边 走 了 过去"),
         T(
             "{When} ， {who} 和 {helper} 去 了 {place} 。 很多 蜜蜂 在 花丛 里 嗡嗡 地 飞 。",
         ),
@@ -150,11 +133,11 @@ FEARS: tuple[Fear, ...] = (
             "蜜蜂 从 一朵 花 飞 到 另 一朵 花 ， 它们 只 想 要 甜甜 的 花蜜 。",
         ),
         places=("花园", "草地", "公园", "农场"),
+        did=ZH.w("从 花丛 旁边 走 了 过去"),
     ),
     Fear(
         ZH.w("大 海浪"),
         ZH.w("在 浪花 里 玩"),
-        ZH.w("跑 进 了 浪花 里"),
         T(
             "{When} ， {who} 和 {helper} 去 了 海边 。 海浪 又 大 又 响 。",
         ),
@@ -167,21 +150,13 @@ FEARS: tuple[Fear, ...] = (
         ),
         places=("海边",),
         not_kinds=("duck", "frog"),
+        did=ZH.w("跑 进 了 浪花 里"),
     ),
 )
 
 
-@dataclass(frozen=True, slots=True)
-class Skill:
-    do: str
-    kinds: tuple[str, ...]
-    fail: tuple[str, ...]
-    tip: tuple[str, ...]
-    win: tuple[str, ...]
-
-
 _KIDS = ("kid",)
-SKILLS: tuple[Skill, ...] = (
+SKILLS: tuple[Skill[str], ...] = (
     Skill(
         ZH.w("骑 自行车"),
         _KIDS,
@@ -302,17 +277,6 @@ SKILLS: tuple[Skill, ...] = (
         ),
     ),
 )
-
-
-@dataclass(frozen=True, slots=True)
-class Need:
-    see: tuple[str, ...]
-    steps: tuple[tuple[str, ...], ...]
-    thanks: tuple[str, ...]
-    summary: tuple[str, ...]
-    gender: str
-    twist: tuple[str, ...] = ()
-    twist_summary: tuple[str, ...] = ()
 
 
 NEEDS: tuple[Need, ...] = (
@@ -503,13 +467,6 @@ NEEDS: tuple[Need, ...] = (
 )
 
 
-@dataclass(frozen=True, slots=True)
-class Gift:
-    make: tuple[str, ...]
-    noun: str
-    places: tuple[str, ...] = ()
-
-
 GIFTS: tuple[Gift, ...] = (
     Gift(
         T(
@@ -551,16 +508,6 @@ GIFTS: tuple[Gift, ...] = (
         ZH.w("石头"),
     ),
 )
-
-
-@dataclass(frozen=True, slots=True)
-class Mistake:
-    steps: tuple[tuple[str, ...], ...]
-    hide: tuple[str, ...]
-    fix: tuple[str, ...]
-    summary: tuple[str, ...]
-    conflict: bool = False
-    foreshadow: bool = False
 
 
 MISTAKES: tuple[Mistake, ...] = (
@@ -679,19 +626,6 @@ MISTAKES: tuple[Mistake, ...] = (
         ),
     ),
 )
-
-
-@dataclass(frozen=True, slots=True)
-class Hazard:
-    warn: tuple[str, ...]
-    disobey: tuple[str, ...]
-    accident: tuple[str, ...]
-    bad: tuple[str, ...]
-    saved: tuple[str, ...]
-    summary_bad: tuple[str, ...]
-    summary_saved: tuple[str, ...]
-    needs: str = ""
-    places: tuple[str, ...] = ()
 
 
 HAZARDS: tuple[Hazard, ...] = (
@@ -820,18 +754,6 @@ HAZARDS: tuple[Hazard, ...] = (
         places=("花园", "草地", "公园", "农场", "森林"),
     ),
 )
-
-
-@dataclass(frozen=True, slots=True)
-class Noise:
-    when: str
-    hear: tuple[str, ...]
-    reveal: tuple[str, ...]
-    after: tuple[str, ...]
-    what: tuple[str, ...]
-    omen: tuple[str, ...] = ()
-    places: tuple[str, ...] = ()
-    by_parent: bool = False
 
 
 NOISES: tuple[Noise, ...] = (
