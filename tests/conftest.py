@@ -3,6 +3,7 @@ need it skip when it is absent, as in a user's fresh clone."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -163,3 +164,20 @@ def trained_run(tmp_path_factory, en_data) -> Path:
     )
     Trainer(en_data, out, model_cfg, train_cfg, show_progress=False).fit()
     return out
+
+
+@contextlib.contextmanager
+def tmpfs(path: Path, size: str, readonly: bool = False):
+    """A small filesystem of its own at `path` (root only; the test skips elsewhere): a full
+    or read-only disk that is real to every program."""
+    path.mkdir(parents=True, exist_ok=True)
+    options = f"size={size}" + (",ro" if readonly else "")
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(path)], capture_output=True
+    )
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here ({mounted.stderr.decode().strip()})")
+    try:
+        yield path
+    finally:
+        subprocess.run(["umount", "-l", str(path)], check=False)

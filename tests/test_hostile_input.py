@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import run_cli, shared_file
+from conftest import run_cli, shared_file, tmpfs
 
 from tinylm.cli import main
 from tinylm.errors import TinylmError
@@ -639,3 +639,54 @@ def test_read_stories_survives_utf16_with_one_line(tmp_path, tinystories_v1) -> 
     with pytest.raises(TinylmError) as bad:
         list(read_stories(tmp_path / "wide.txt"))
     assert "wide.txt" in str(bad.value) and "\n" not in str(bad.value)
+
+
+# -- found by the fuzzer ------------------------------------------------------------------------
+
+
+def test_stories_that_would_not_fit_on_the_disk_are_refused_before_writing(
+    tmp_path, capsys
+) -> None:
+    # (a fuzz case asked for 10^10 stories and filled 9 GB before anyone noticed)
+    with tmpfs(tmp_path / "small", "1m") as small:
+        line = refused(
+            capsys, "data", "synth", "--stories", 20_000, "--out", small / "s.txt",
+            says="not enough free space",
+        )  # fmt: skip
+        assert "--stories 20,000" in line and list(small.iterdir()) == []
+    started = time.monotonic()
+    refused(capsys, "data", "synth", "--stories", 10**15, "--out", tmp_path / "s.txt",
+            says="not enough free space")  # fmt: skip
+    assert time.monotonic() - started < 30  # measured, not written first
+    assert list(tmp_path.glob("*s.txt*")) == []
+
+
+def test_a_disk_that_fills_up_while_writing_is_one_line_and_leaves_nothing(
+    tmp_path, capsys, trained_run
+) -> None:
+    with tmpfs(tmp_path / "full", "256k") as full:
+        for fmt, name in (("gguf", "m.gguf"), ("llama2c", "m.bin")):
+            line = refused(
+                capsys, "export", trained_run, "--format", fmt, "--out", full / name,
+                says="the disk is full",
+            )  # fmt: skip
+            assert "run the command again" in line
+            assert list(full.iterdir()) == []
+
+
+def test_ctrl_c_works_again_after_training_in_process_was_interrupted() -> None:
+    """A second Ctrl-C leaves training at once; the caller's own Ctrl-C comes back (a notebook
+    that trained in-process must still be interruptible)."""
+    import signal
+
+    from tinylm.stop_signals import stop_requests
+
+    before = signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)
+    with pytest.raises(KeyboardInterrupt), stop_requests() as stop:
+        signal.raise_signal(signal.SIGINT)
+        assert stop.requested  # the first press: stop at the next step
+        signal.raise_signal(signal.SIGINT)  # the second: now
+        pytest.fail("the second Ctrl-C did not interrupt")
+    assert (signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)) == before
+    with pytest.raises(KeyboardInterrupt):
+        signal.raise_signal(signal.SIGINT)  # Python's own handler again

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import run_cli
+from conftest import run_cli, tmpfs
 from safetensors import safe_open
 
 from tinylm.checkpoint import checkpoint_problem
@@ -254,21 +254,6 @@ def test_damaged_newest_checkpoint_falls_back_to_the_previous(tmp_path, en_data)
 
 
 # -- disks ---------------------------------------------------------------------------------------
-
-
-@contextlib.contextmanager
-def tmpfs(path: Path, size: str, readonly: bool = False):
-    path.mkdir(parents=True, exist_ok=True)
-    options = f"size={size}" + (",ro" if readonly else "")
-    mounted = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(path)], capture_output=True
-    )
-    if mounted.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here ({mounted.stderr.decode().strip()})")
-    try:
-        yield path
-    finally:
-        subprocess.run(["umount", "-l", str(path)], check=False)
 
 
 def test_read_only_output_folder_is_refused_before_training(tmp_path, en_data) -> None:

@@ -24,6 +24,7 @@ from tinylm.errors import TinylmError
 from tinylm.fileio import (
     atomic_copy,
     atomic_write_json,
+    check_free_space,
     fsync_dir,
     fsync_replace,
     sha256_file,
@@ -315,10 +316,5 @@ def check_checkpoint_room(run_dir: Path, parameters: int, keep: int) -> None:
     footprint = per_checkpoint * (keep + 1) + parameters * 4
     existing = sum(f.stat().st_size for d in checkpoint_dirs(run_dir) for f in d.iterdir())
     need = max(per_checkpoint, footprint - existing)
-    free = shutil.disk_usage(run_dir).free
-    if free < need:
-        raise TinylmError(
-            f"not enough free space in {run_dir}: saving needs about {need / 1e6:,.0f} MB more "
-            f"({keep + 1} checkpoints of {per_checkpoint / 1e6:,.0f} MB),"
-            f" {free / 1e6:,.0f} MB are free; free space or choose another --out"
-        )
+    what = f"saving ({keep + 1} checkpoints of {per_checkpoint / 1e6:,.0f} MB)"
+    check_free_space(run_dir, need, what)

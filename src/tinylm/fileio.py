@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import json
 import os
@@ -108,14 +109,52 @@ def sha256_file(path: Path) -> str:
 # -- output locations -------------------------------------------------------------------------
 
 
-def check_writable_place(path: Path, what: str) -> None:
-    """The nearest existing folder above `path` must take new files (its missing folders are
-    made when the work is written). Probed by writing, which also catches read-only mounts."""
+def _existing_place(path: Path) -> Path:
+    """The nearest existing folder above `path` (where its missing folders will be made)."""
     place = path.parent
     while not place.exists():
         if place.parent == place:
             break
         place = place.parent
+    return place
+
+
+def check_free_space(path: Path, need: int, what: str) -> None:
+    """Refuse work whose output would not fit: better a line now than a full disk later (which
+    other programs feel too) and the work lost with the half-written file."""
+    place = path if path.is_dir() else _existing_place(path)
+    free = shutil.disk_usage(place).free
+    if free < need:
+        raise TinylmError(
+            f"not enough free space in {place}: {what} needs about {need / 1e6:,.0f} MB, "
+            f"{free / 1e6:,.0f} MB are free; free space or choose another --out"
+        )
+
+
+def disk_full(exc: OSError, path: Path | None = None) -> bool:
+    """`exc` means the disk ran out of room: ENOSPC/EDQUOT, or a short write that says no
+    errno (numpy's `tofile`, under the GGUF writer) where the disk at `path` is full."""
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return True
+    if exc.errno is None and path is not None:
+        with contextlib.suppress(OSError):
+            place = path if path.is_dir() else _existing_place(path)
+            return shutil.disk_usage(place).free < (1 << 20)
+    return False
+
+
+def disk_full_message(path: object) -> str:
+    # every writer writes under a temp name and removes it when the write fails
+    return (
+        f"the disk is full writing {path}; nothing half-written was kept: free space (or "
+        "choose another --out) and run the command again"
+    )
+
+
+def check_writable_place(path: Path, what: str) -> None:
+    """The nearest existing folder above `path` must take new files (its missing folders are
+    made when the work is written). Probed by writing, which also catches read-only mounts."""
+    place = _existing_place(path)
     if not place.is_dir():
         raise TinylmError(f"{what} {path}: {place} is a file, not a folder; choose another path")
     try:

@@ -46,7 +46,9 @@ def sample_next(
     logits = logits.float()
     if options.temperature == 0:
         return logits.argmax(dim=-1)
-    logits = logits / options.temperature
+    # Shifted so the largest is 0 first: a tiny temperature (1e-42) then sends the others to
+    # -inf rather than every logit to +/-inf (inf - inf: NaN probabilities). Same softmax.
+    logits = (logits - logits.amax(dim=-1, keepdim=True)) / options.temperature
     if options.top_k is not None and options.top_k < logits.size(-1):
         kth = torch.topk(logits, options.top_k, dim=-1).values[:, -1:]
         logits = logits.masked_fill(logits < kth, float("-inf"))

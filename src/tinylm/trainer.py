@@ -11,8 +11,6 @@ rank 0 alone writes files.
 from __future__ import annotations
 
 import math
-import signal
-import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -62,6 +60,7 @@ from tinylm.run import (
     truncate_logs,
 )
 from tinylm.schedule import effective_warmup, lr_at
+from tinylm.stop_signals import stop_requests
 from tinylm.tokenizer import Tokenizer
 from tinylm.train_checkpoint import Checkpointer
 from tinylm.train_eval import Validator
@@ -378,97 +377,76 @@ class Trainer:
         assert state.max_steps is not None
         warmup = effective_warmup(cfg.warmup, state.max_steps)
         tokens_per_step = self._tokens_per_step
-        stop = {"requested": False}
         log = StepLog(self._write_metrics, self.dist.mean, tokens_per_step)
-
-        def on_signal(signum: int, frame: object) -> None:
-            if stop["requested"]:
-                raise KeyboardInterrupt  # second Ctrl-C: leave now
-            stop["requested"] = True
-
-        handlers = {}
-        if threading.current_thread() is threading.main_thread():
-            # SIGTERM too: schedulers and torchrun stop workers with it; save like Ctrl-C.
-            for sig in (signal.SIGINT, signal.SIGTERM):
-                handlers[sig] = signal.signal(sig, on_signal)
         self.model.train()
         interrupted = False
-        with Progress(
-            "training",
-            total=state.max_steps,
-            unit="steps",
-            enabled=self.show_progress,
-            start=state.step,
-        ) as bar:
-            try:
-                if state.step == 0:
+        with (
+            stop_requests() as stop,
+            Progress(
+                "training",
+                total=state.max_steps,
+                unit="steps",
+                enabled=self.show_progress,
+                start=state.step,
+            ) as bar,
+        ):
+            if state.step == 0:
+                self._eval_and_sample(bar)
+            last_tick = time.perf_counter()
+            while state.step < state.max_steps:
+                over_budget = cfg.time_budget is not None and state.elapsed > cfg.time_budget * 1.15
+                # 2: someone asked to stop, 1: out of time; one collective per step.
+                verdict = self.dist.max(2 if stop.requested else int(over_budget), self.device)
+                if verdict == 2:
+                    interrupted = True
+                    break
+                if verdict == 1:
+                    bar.log(f"time budget used up at step {state.step}; stopping early")
+                    break
+                lr = state.lr_scale * lr_at(state.step, cfg.lr, cfg.min_lr, warmup, state.max_steps)
+                for group in self.optimizer.param_groups:
+                    group["lr"] = lr
+                step_start = time.perf_counter()
+                loss, healthy = self._train_step()
+                self.step_seconds += time.perf_counter() - step_start
+                self.steps_timed += 1
+                if not healthy:
+                    log.flush()
+                    if self._on_bad_step(bar):  # rolled back: the clock runs on
+                        now = time.perf_counter()
+                        state.elapsed += now - last_tick
+                        last_tick = now
+                        continue
+                else:
+                    self.consecutive_bad = 0
+                state.step += 1
+                state.tokens_seen += tokens_per_step
+                log.step(state.step, loss if healthy else None, lr)
+                if log.pending and (
+                    state.step % cfg.log_every == 0 or state.step == state.max_steps
+                ):
+                    # max_steps: it moves once a time budget replans
+                    record = {"elapsed": state.elapsed, "max_steps": state.max_steps}
+                    train_loss, rate = log.end_window({"step": state.step, **record}, step_start)
+                    val = f" | val {state.last_val_loss:.3f}" if state.last_val_loss else ""
+                    bar.update(
+                        completed=state.step,
+                        status=f"loss {train_loss:.3f}{val} | {rate:,.0f} tok/s | lr {lr:.1e}",
+                    )
+                else:
+                    log.add_time(time.perf_counter() - step_start)
+                if state.step % cfg.eval_every == 0 or state.step == state.max_steps:
                     self._eval_and_sample(bar)
-                last_tick = time.perf_counter()
-                while state.step < state.max_steps:
-                    over_budget = (
-                        cfg.time_budget is not None and state.elapsed > cfg.time_budget * 1.15
-                    )
-                    # 2: someone asked to stop, 1: out of time; one collective per step.
-                    verdict = self.dist.max(
-                        2 if stop["requested"] else int(over_budget), self.device
-                    )
-                    if verdict == 2:
-                        interrupted = True
-                        break
-                    if verdict == 1:
-                        bar.log(f"time budget used up at step {state.step}; stopping early")
-                        break
-                    lr = state.lr_scale * lr_at(
-                        state.step, cfg.lr, cfg.min_lr, warmup, state.max_steps
-                    )
-                    for group in self.optimizer.param_groups:
-                        group["lr"] = lr
-                    step_start = time.perf_counter()
-                    loss, healthy = self._train_step()
-                    self.step_seconds += time.perf_counter() - step_start
-                    self.steps_timed += 1
-                    if not healthy:
-                        log.flush()
-                        if self._on_bad_step(bar):  # rolled back: the clock runs on
-                            now = time.perf_counter()
-                            state.elapsed += now - last_tick
-                            last_tick = now
-                            continue
-                    else:
-                        self.consecutive_bad = 0
-                    state.step += 1
-                    state.tokens_seen += tokens_per_step
-                    log.step(state.step, loss if healthy else None, lr)
-                    if log.pending and (
-                        state.step % cfg.log_every == 0 or state.step == state.max_steps
-                    ):
-                        # max_steps: it moves once a time budget replans
-                        record = {"elapsed": state.elapsed, "max_steps": state.max_steps}
-                        train_loss, rate = log.end_window(
-                            {"step": state.step, **record}, step_start
-                        )
-                        val = f" | val {state.last_val_loss:.3f}" if state.last_val_loss else ""
-                        bar.update(
-                            completed=state.step,
-                            status=f"loss {train_loss:.3f}{val} | {rate:,.0f} tok/s | lr {lr:.1e}",
-                        )
-                    else:
-                        log.add_time(time.perf_counter() - step_start)
-                    if state.step % cfg.eval_every == 0 or state.step == state.max_steps:
-                        self._eval_and_sample(bar)
-                    if state.step % cfg.save_every == 0 and state.step < state.max_steps:
-                        self.save_checkpoint()
-                    if not state.replanned and self._replan():
-                        warmup = effective_warmup(cfg.warmup, state.max_steps)
-                        bar.update(total=state.max_steps)
-                        bar.log(f"measured speed: {state.max_steps} steps fit the time budget")
-                    # Wall-clock, eval and saving included: this is what the budget limits.
-                    now = time.perf_counter()
-                    state.elapsed += now - last_tick
-                    last_tick = now
-            finally:
-                for sig, previous in handlers.items():
-                    signal.signal(sig, previous)
+                if state.step % cfg.save_every == 0 and state.step < state.max_steps:
+                    self.save_checkpoint()
+                if not state.replanned and self._replan():
+                    warmup = effective_warmup(cfg.warmup, state.max_steps)
+                    bar.update(total=state.max_steps)
+                    bar.log(f"measured speed: {state.max_steps} steps fit the time budget")
+                # Wall-clock, eval and saving included: this is what the budget limits.
+                now = time.perf_counter()
+                state.elapsed += now - last_tick
+                last_tick = now
         log.flush()
         if interrupted:
             self._say(

@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 from tinylm.cli import data, serving, train, use
 from tinylm.cli.parser import EXIT_USER_ERROR, ArgumentParser
 from tinylm.errors import TinylmError
+from tinylm.fileio import disk_full, disk_full_message
 from tinylm.version import __version__
 
 GROUPS = (data, train, use, serving)
@@ -48,6 +49,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return 0
+    except OSError as exc:
+        if not disk_full(exc):
+            raise
+        print(f"tinylm: error: {disk_full_message(exc.filename or 'its output')}", file=sys.stderr)
+        return EXIT_USER_ERROR
     return 0
 
 

@@ -9,7 +9,7 @@ from typing import Any
 
 from tinylm.cli.parser import ArgumentParser
 from tinylm.errors import TinylmError
-from tinylm.fileio import check_output_file, check_writable_place
+from tinylm.fileio import check_free_space, check_output_file, check_writable_place
 from tinylm.settings import non_negative_int, number, positive_int, seed
 
 
@@ -137,7 +137,9 @@ def cmd_data_synth(args: argparse.Namespace) -> None:
         raise TinylmError("data synth needs --out FILE (or --print-vocab)")
     if args.stories is None:
         raise TinylmError("data synth needs --stories N")
-    check_output_file(args.out)
+    out = check_output_file(args.out)
+    need = synth.estimate_corpus_bytes(args.lang, args.stories, args.seed, args.instruct)
+    check_free_space(out, need, f"--stories {args.stories:,}")
     with Progress("writing stories", total=args.stories, unit="stories") as bar:
         written = synth.write_corpus(
             args.out,

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from tinylm.errors import TinylmError
-from tinylm.fileio import check_output_file, check_output_folder
+from tinylm.fileio import check_output_file, check_output_folder, disk_full, disk_full_message
 from tinylm.framing import DESCRIPTIONS, check_framing, run_framing
 from tinylm.interop.formats import export_format
 from tinylm.run import load_run
@@ -35,7 +35,12 @@ def export_run(
             f"drop --dtype or choose one of those"
         )
     run = load_run(run_dir)
-    return target.write(run, out_path, dtype, Path(tokenizer_out) if tokenizer_out else None)
+    try:
+        return target.write(run, out_path, dtype, Path(tokenizer_out) if tokenizer_out else None)
+    except OSError as exc:
+        if disk_full(exc, out_path):
+            raise TinylmError(disk_full_message(out_path)) from None
+        raise
 
 
 def import_model(

@@ -169,14 +169,8 @@ def write_corpus(
     # Under a temp name, renamed into place: an interrupted run never leaves a half file.
     with atomic_open(target, "wb") as fh:
         batch: list[str] = []
-        stories = generate_stories(lang_, n, seed)  # type: ignore[arg-type]
-        for index, story in enumerate(stories):
-            if instruct:
-                fields = instruct_fields(lang_, seed, index)
-                text = format_instruct(story, lang_, fields)  # type: ignore[arg-type]
-            else:
-                text = story.text
-            batch.append(story_record(text))
+        for index, record in enumerate(corpus_records(lang_, n, seed, instruct)):
+            batch.append(record)
             if len(batch) == chunk or index == n - 1:
                 data = "".join(batch).encode("utf-8")
                 fh.write(data)
@@ -185,6 +179,27 @@ def write_corpus(
                     progress(len(batch))
                 batch.clear()
     return written
+
+
+def corpus_records(lang: Lang, n: int, seed: int = 0, instruct: bool = False) -> Iterator[str]:
+    """The records `write_corpus` writes, one story (or instruct record) each."""
+    lang_ = _lang(lang)
+    for index, story in enumerate(generate_stories(lang_, n, seed)):  # type: ignore[arg-type]
+        if instruct:
+            fields = instruct_fields(lang_, seed, index)
+            text = format_instruct(story, lang_, fields)  # type: ignore[arg-type]
+        else:
+            text = story.text
+        yield story_record(text)
+
+
+def estimate_corpus_bytes(lang: Lang, n: int, seed: int = 0, instruct: bool = False) -> int:
+    """About how many bytes `write_corpus` writes for n stories, from the first 256."""
+    sample = min(n, 256)
+    if not sample:
+        return 0
+    size = sum(len(r.encode("utf-8")) for r in corpus_records(lang, sample, seed, instruct))
+    return size * n // sample
 
 
 def instruct_fields(lang: Lang, seed: int, index: int) -> tuple[str, ...]:

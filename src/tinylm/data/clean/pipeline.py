@@ -33,8 +33,9 @@ from tinylm.data.clean import text as T
 from tinylm.data.clean.config import CleanConfig, enabled_steps
 from tinylm.data.clean.dedup import MinHasher, SignatureStore, find_near_duplicates
 from tinylm.data.clean.worker import clean_batch, finish_batch, init_worker
+from tinylm.data.compressed import detect_compression
 from tinylm.data.parallel import OrderedPool
-from tinylm.data.readers import StoryReader, detect_compression, expand_inputs, story_record
+from tinylm.data.readers import StoryReader, expand_inputs, story_record
 from tinylm.errors import TinylmError
 from tinylm.fileio import check_output_file, fsync_replace
 from tinylm.progress import Progress
