@@ -690,3 +690,14 @@ def test_ctrl_c_works_again_after_training_in_process_was_interrupted() -> None:
     assert (signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)) == before
     with pytest.raises(KeyboardInterrupt):
         signal.raise_signal(signal.SIGINT)  # Python's own handler again
+
+
+def test_a_vanishing_temperature_samples_like_greedy(capsys, trained_run) -> None:
+    # temperature 2e-42 once made every logit infinite and the sampler raise (HTTP 500)
+    args = ("generate", trained_run, "--prompt", "Once upon a time", "--max-new-tokens", 40)
+    code, greedy, err = cli(capsys, *args, "--temperature", 0)
+    assert code == 0, err
+    for temperature in ("2.1e-42", "1e-30"):
+        code, tiny, err = cli(capsys, *args, "--temperature", temperature, "--seed", 3)
+        assert code == 0 and TRACEBACK not in err, err
+        assert tiny == greedy and len(greedy) > len("Once upon a time") + 20
