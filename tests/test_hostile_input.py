@@ -667,7 +667,7 @@ def test_a_disk_that_fills_up_while_writing_is_one_line_and_leaves_nothing(
     with tmpfs(tmp_path / "full", "256k") as full:
         for fmt, name in (("gguf", "m.gguf"), ("llama2c", "m.bin")):
             line = refused(
-                capsys, "export", trained_run, "--format", fmt, "--out", full / name,
+                capsys, "export", trained_run, "--format", fmt, "--out", full / "a" / "b" / name,
                 says="the disk is full",
             )  # fmt: skip
             assert "run the command again" in line
@@ -701,3 +701,16 @@ def test_a_vanishing_temperature_samples_like_greedy(capsys, trained_run) -> Non
         code, tiny, err = cli(capsys, *args, "--temperature", temperature, "--seed", 3)
         assert code == 0 and TRACEBACK not in err, err
         assert tiny == greedy and len(greedy) > len("Once upon a time") + 20
+
+
+def test_a_refused_command_leaves_none_of_the_folders_it_made(tmp_path, capsys) -> None:
+    # (the fuzzer: `data prepare broken.txt --out missing/deeper/out --bytes` left missing/deeper)
+    broken = tmp_path / "broken.txt"
+    broken.write_bytes(b"Once upon a time there was a cat.\n<|endoftext|>\nIt ran \xff away.\n")
+    work = tmp_path / "work"
+    work.mkdir()
+    refused(capsys, "data", "prepare", broken, "--out", work / "missing" / "deeper" / "out",
+            "--bytes", says="broken.txt")  # fmt: skip
+    refused(capsys, "tokenizer", "train", broken, "--vocab-size", 300, "--out",
+            work / "x" / "y" / "t.json", says="broken.txt")  # fmt: skip
+    assert list(work.iterdir()) == []

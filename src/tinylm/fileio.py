@@ -151,10 +151,29 @@ def disk_full_message(path: object) -> str:
     )
 
 
+# Folders the output checks found missing: the work makes them, and a command that fails or
+# is refused removes those still empty (`remove_planned_folders`, called by `cli.main`), so a
+# mistyped --out a/b/c leaves no a/b behind.
+_PLANNED: set[Path] = set()
+
+
+def remove_planned_folders() -> None:
+    """Remove the planned folders that are (still) empty, deepest first; forget them all."""
+    for folder in sorted(_PLANNED, key=lambda p: len(p.parts), reverse=True):
+        with contextlib.suppress(OSError):
+            folder.rmdir()
+    _PLANNED.clear()
+
+
+def forget_planned_folders() -> None:
+    _PLANNED.clear()
+
+
 def check_writable_place(path: Path, what: str) -> None:
     """The nearest existing folder above `path` must take new files (its missing folders are
     made when the work is written). Probed by writing, which also catches read-only mounts."""
     place = _existing_place(path)
+    _PLANNED.update(p for p in (path.parent, *path.parent.parents) if not p.exists())
     if not place.is_dir():
         raise TinylmError(f"{what} {path}: {place} is a file, not a folder; choose another path")
     try:

@@ -14,7 +14,12 @@ from collections.abc import Callable, Sequence
 from tinylm.cli import data, serving, train, use
 from tinylm.cli.parser import EXIT_USER_ERROR, ArgumentParser
 from tinylm.errors import TinylmError
-from tinylm.fileio import disk_full, disk_full_message
+from tinylm.fileio import (
+    disk_full,
+    disk_full_message,
+    forget_planned_folders,
+    remove_planned_folders,
+)
 from tinylm.version import __version__
 
 GROUPS = (data, train, use, serving)
@@ -39,22 +44,27 @@ def main(argv: Sequence[str] | None = None) -> int:
     if func is None:
         parser.print_help()
         return EXIT_USER_ERROR
+    forget_planned_folders()
     try:
         func(args)
     except TinylmError as exc:
         print(f"tinylm: error: {exc}", file=sys.stderr)
-        return EXIT_USER_ERROR
+        code = EXIT_USER_ERROR
     except KeyboardInterrupt:
         print("tinylm: interrupted", file=sys.stderr)
-        return 130
+        code = 130
     except BrokenPipeError:
         return 0
     except OSError as exc:
         if not disk_full(exc):
             raise
         print(f"tinylm: error: {disk_full_message(exc.filename or 'its output')}", file=sys.stderr)
-        return EXIT_USER_ERROR
-    return 0
+        code = EXIT_USER_ERROR
+    else:
+        forget_planned_folders()
+        return 0
+    remove_planned_folders()  # what the failed work made for its outputs and left empty
+    return code
 
 
 if __name__ == "__main__":
