@@ -222,6 +222,9 @@ class _Interrupted:
         self.after = after
 
     def __enter__(self) -> None:
+        # Ctrl-C as a terminal's foreground process has it: a harness started in the background
+        # (`pytest ... &` from a script) inherits SIGINT ignored, and no case would be stopped
+        signal.signal(signal.SIGINT, signal.default_int_handler)
         signal.signal(signal.SIGALRM, lambda *_: signal.raise_signal(signal.SIGINT))
         # and again every second: an interrupt raised where Python drops it (a gc callback)
         # is pressed again, as a user would
@@ -239,6 +242,7 @@ class Outcome:
     out: str
     err: str
     seconds: float
+    sigint_kept: bool = True  # the case left Ctrl-C as it found it (callers in-process rely on it)
 
 
 def run_case(argv: list[str], budget: float) -> Outcome:
@@ -256,7 +260,9 @@ def run_case(argv: list[str], budget: float) -> Outcome:
         except BaseException:  # what a user would see as a traceback
             code = -1
             print(traceback.format_exc(), file=sys.stderr)
-    return Outcome(argv, code, stdout.getvalue(), stderr.getvalue(), time.perf_counter() - started)
+    kept = signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    seconds = time.perf_counter() - started
+    return Outcome(argv, code, stdout.getvalue(), stderr.getvalue(), seconds, kept)
 
 
 _CANDIDATE_FILES = ("new.json", "new.gguf", "a-file.txt")
@@ -268,6 +274,7 @@ def check_outcome(outcome: Outcome, case: Path, before: set[str], world: World) 
     text = outcome.out + outcome.err
     assert outcome.code in (0, 2, 130), f"{what}: exit {outcome.code}\n{text[-3000:]}"
     assert TRACEBACK not in text, f"{what}: a traceback\n{text[-3000:]}"
+    assert outcome.sigint_kept, f"{what}: left Ctrl-C changed for the rest of the process"
     if outcome.code == 2:
         errors = [line for line in outcome.err.splitlines() if "error:" in line]
         assert len(errors) == 1, f"{what}: {len(errors)} error lines\n{outcome.err[-3000:]}"
