@@ -692,6 +692,17 @@ def test_ctrl_c_works_again_after_training_in_process_was_interrupted() -> None:
         signal.raise_signal(signal.SIGINT)  # Python's own handler again
 
 
+def test_more_samples_than_memory_holds_are_refused_before_loading(capsys, trained_run) -> None:
+    # (the fuzzer's --num-samples 2^31 grew to 13 GB and was killed by the kernel)
+    for flags in ((), ("--words", "dog,ball")):
+        line = refused(capsys, "generate", trained_run, "--num-samples", 2**31, *flags,
+                       says="--num-samples must be 1..1,024")  # fmt: skip
+        assert "2,147,483,648" in line
+    code, out, err = cli(capsys, "generate", trained_run, "--num-samples", 3,
+                         "--max-new-tokens", 5)  # fmt: skip
+    assert code == 0 and out.count("--- sample") == 3, err
+
+
 def test_a_vanishing_temperature_samples_like_greedy(capsys, trained_run) -> None:
     # temperature 2e-42 once made every logit infinite and the sampler raise (HTTP 500)
     args = ("generate", trained_run, "--prompt", "Once upon a time", "--max-new-tokens", 40)

@@ -17,6 +17,9 @@ from tinylm.errors import TinylmError
 from tinylm.settings import MAX_SEED, check_all, setting
 
 MAX_NEW_TOKENS = 1_000_000  # a novel's worth; the window slides past the context as needed
+# Samples decoded side by side: each holds its own KV cache, so 10^6 of them take the memory
+# of the machine (the CLI fuzzer's --num-samples 2^20 was killed at 13 GB)
+MAX_NUM_SAMPLES = 1024
 
 
 @dataclass
@@ -121,6 +124,14 @@ class Utf8Guard:
 
 
 @torch.inference_mode()
+def check_num_samples(num_samples: int, what: str = "--num-samples") -> None:
+    if not 1 <= num_samples <= MAX_NUM_SAMPLES:
+        raise TinylmError(
+            f"{what} must be 1..{MAX_NUM_SAMPLES:,} (samples decoded together), got "
+            f"{num_samples:,}; for more, run again with other --seed values"
+        )
+
+
 def generate_tokens(
     model: nn.Module,
     prompt: list[int],
@@ -142,6 +153,7 @@ def generate_tokens(
     graph): the first call pays for compiling, later ones decode faster. Families without a
     fixed-shape step (rnn, megabyte) decode eagerly either way."""
     options.validate()
+    check_num_samples(num_samples)
     if not prompt:
         raise TinylmError("nothing to generate from: the prompt is empty and there is no BOS")
     was_training = model.training

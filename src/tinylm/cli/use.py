@@ -144,7 +144,7 @@ def add_parsers(commands: Any) -> None:
 
 
 def cmd_generate(args: argparse.Namespace) -> None:
-    from tinylm.generate import SamplingOptions
+    from tinylm.generate import SamplingOptions, check_num_samples
     from tinylm.run import load_run
 
     instruct = any(
@@ -171,6 +171,7 @@ def cmd_generate(args: argparse.Namespace) -> None:
         seed=args.seed,
     )
     SamplingOptions(**options).validate()  # before anything is printed or loaded
+    check_num_samples(args.num_samples)
     run = load_run(args.run, args.device, args.dtype, compile=args.compile, batch=args.num_samples)
     if args.compile:
         # stderr, so a redirected story stays clean
