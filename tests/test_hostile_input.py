@@ -704,11 +704,12 @@ def test_more_samples_than_memory_holds_are_refused_before_loading(capsys, train
 
 
 def test_a_vanishing_temperature_samples_like_greedy(capsys, trained_run) -> None:
-    # temperature 2e-42 once made every logit infinite and the sampler raise (HTTP 500)
+    # temperatures 2e-42 and 7e-304 once made the logits infinite or NaN and the sampler raise
+    # (HTTP 500)
     args = ("generate", trained_run, "--prompt", "Once upon a time", "--max-new-tokens", 40)
     code, greedy, err = cli(capsys, *args, "--temperature", 0)
     assert code == 0, err
-    for temperature in ("2.1e-42", "1e-30"):
+    for temperature in ("7.3e-304", "2.1e-42", "1e-30"):
         code, tiny, err = cli(capsys, *args, "--temperature", temperature, "--seed", 3)
         assert code == 0 and TRACEBACK not in err, err
         assert tiny == greedy and len(greedy) > len("Once upon a time") + 20

@@ -47,7 +47,9 @@ def sample_next(
 ) -> torch.Tensor:
     """logits: [B, V] -> next ids [B]."""
     logits = logits.float()
-    if options.temperature == 0:
+    # Below float32's smallest normal number the temperature would round to 0 in the division
+    # (0/0: NaN); every gap to the top logit is infinite there anyway, which is greedy.
+    if options.temperature < torch.finfo(torch.float32).tiny:
         return logits.argmax(dim=-1)
     # Shifted so the largest is 0 first: a tiny temperature (1e-42) then sends the others to
     # -inf rather than every logit to +/-inf (inf - inf: NaN probabilities). Same softmax.
