@@ -373,7 +373,12 @@ def test_gui_under_concurrent_users_stays_up_and_writes_correct_stories(
         assert proc.poll() is None, log.read_text()
         assert [w for r in results for w in r[2]] == []
         assert correct == users * requests
-        assert rss_after - rss_before < 100, (rss_before, rss_after)  # measured 419 -> 481 MB
+        # No leak that grows with the requests: Gradio keeps a little per event, and how many
+        # "busy" retries a run makes depends on the machine's speed (measured: 96 requests
+        # 419 -> 481 MB, 904 requests 429 -> 545 MB); a leaked KV cache or story per request
+        # would be megabytes each.
+        asked = correct + busy + users + 1
+        assert rss_after - rss_before < 100 + 0.25 * asked, (rss_before, rss_after, asked)
         # Gradio itself prints a traceback for each value a dropdown never offered (the
         # refused "../tiny" above); nothing else may have failed.
         text = log.read_text()
