@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -16,6 +17,13 @@ from tinylm.device import compile_cache_for_this_cpu
 # As tinylm does before it compiles: the tests that call torch.compile themselves (and every
 # process they start) use inductor's cache of this CPU dispatch, never one filled under another.
 compile_cache_for_this_cpu()
+
+# Ctrl-C as a terminal gives it. A suite started in the background (`pytest ... &` from a
+# script or some CI runners) inherits SIGINT ignored, and so would every tinylm process it
+# starts: the tests that press Ctrl-C would test nothing. Python's own handler here makes the
+# children start with the default again.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("TINYLM_SHARED_DATA", ROOT.parent / "shared" / "data"))
