@@ -119,10 +119,15 @@ def _existing_place(path: Path) -> Path:
     return place
 
 
+def _folder_for(path: Path) -> Path:
+    """The existing folder whose disk `path` (a folder, or a file to be written) lives on."""
+    return path if path.is_dir() else _existing_place(path)
+
+
 def check_free_space(path: Path, need: int, what: str) -> None:
     """Refuse work whose output would not fit: better a line now than a full disk later (which
     other programs feel too) and the work lost with the half-written file."""
-    place = path if path.is_dir() else _existing_place(path)
+    place = _folder_for(path)
     free = shutil.disk_usage(place).free
     if free < need:
         raise TinylmError(
@@ -138,8 +143,7 @@ def disk_full(exc: OSError, path: Path | None = None) -> bool:
         return True
     if exc.errno is None and path is not None:
         with contextlib.suppress(OSError):
-            place = path if path.is_dir() else _existing_place(path)
-            return shutil.disk_usage(place).free < (1 << 20)
+            return shutil.disk_usage(_folder_for(path)).free < (1 << 20)
     return False
 
 
