@@ -195,7 +195,7 @@ def run_script(tmp_path: Path, **env: str) -> subprocess.CompletedProcess:
     "compiler,says",
     [
         ("/nonexistent/c++", "no C++ compiler ('/nonexistent/c++') found"),
-        ("false", "building tinylm's kernels (small_head_attention.cpp, cross_entropy.cpp) failed"),
+        ("false", "quant_matmul.cpp, llama_decode.cpp) failed"),
     ],
 )
 def test_without_a_working_compiler_sdpa_is_used_and_says_so(tmp_path, compiler, says) -> None:

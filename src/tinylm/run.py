@@ -202,7 +202,14 @@ class LoadedRun:
         return self.model.config
 
     def num_parameters(self) -> int:
-        return count_parameters(self.model)
+        """The model's parameters as trained (a quantized run's weights are buffers)."""
+        with torch.device("meta"):
+            return count_parameters(build_model(self.model_config))
+
+    @property
+    def quantization(self) -> str | None:
+        """The scheme of a quantized run (int8, int4), None for a float one."""
+        return (self.config.get("quantization") or {}).get("scheme")
 
     def prompt_ids(self, prompt: str) -> list[int]:
         return self.tokenizer.encode(prompt, bos=True)
@@ -310,9 +317,14 @@ def load_run(
             f"{run}: tokenizer.json has {tokenizer.vocab_size} tokens but the model only "
             f"{model_cfg.vocab_size}; the tokenizer belongs to another model"
         )
+    dev = resolve_device(device)
+    if "quantization" in config:
+        from tinylm.quant.load import load_quantized_model
+
+        model = load_quantized_model(run, config, model_cfg, dtype, compile)
+        return LoadedRun(run, model.to(device=dev).eval(), tokenizer, config, dev)
     model = build_model(model_cfg)
     load_model_weights(run / MODEL_FILE, model)
-    dev = resolve_device(device)
     model.to(device=dev).eval()
     if dtype == "auto":
         from tinylm.precision import decoding_dtype

@@ -61,13 +61,20 @@ def init_model_config(run_dir: Path, meta: DataMeta) -> ModelConfig:
     """The model of a finished (or imported) run to start from; its tokenizer must be the
     data's, or the token ids would mean different things."""
     check_run(run_dir)
+    config = read_run_config(run_dir)
+    if "quantization" in config:
+        raise TinylmError(
+            f"--init-from {run_dir} is a quantized run ({config['quantization'].get('scheme')}), "
+            f"for inference only; start from the float run it came from "
+            f"({config.get('quantized_from', 'the run it was quantized from')})"
+        )
     run_tok = Tokenizer.load(run_dir / TOKENIZER_FILE)
     if run_tok.sha256() != meta.tokenizer_sha256:
         raise TinylmError(
             f"{meta.path} was tokenized with another tokenizer than --init-from {run_dir}; "
             f"prepare it with --tokenizer {run_dir / TOKENIZER_FILE}"
         )
-    return run_model_config(read_run_config(run_dir), str(run_dir / CONFIG_FILE))
+    return run_model_config(config, str(run_dir / CONFIG_FILE))
 
 
 def fit_to_data(

@@ -111,6 +111,18 @@ def add_parsers(commands: Any) -> None:
     exp.add_argument(
         "--tokenizer-out", help="llama2c: where to write tokenizer.bin (default: beside --out)"
     )
+    exp.add_argument(
+        "--version",
+        type=int,
+        choices=(0, 2),
+        help="llama2c: 0 fp32 for run.c (default), 2 int8 for runq.c (the same as --dtype q8_0)",
+    )
+    exp.add_argument(
+        "--group-size",
+        type=positive_int,
+        help="llama2c version 2: weights per int8 scale (default: 64, halved until it divides "
+        "dim and hidden_dim, as llama2.c's export.py does)",
+    )
     exp.set_defaults(func=cmd_export)
 
     imp = commands.add_parser(
@@ -131,6 +143,24 @@ def add_parsers(commands: Any) -> None:
     )
     imp.set_defaults(func=cmd_import)
 
+    qua = commands.add_parser(
+        "quantize", help="an int8 or int4 copy of a run: smaller, and faster to decode on a CPU"
+    )
+    qua.add_argument("run", help="run folder (a float one)")
+    qua.add_argument("--out", required=True, help="run folder to create")
+    qua.add_argument("--scheme", required=True, help="int8 (Q8_0) or int4 (Q4_0)")
+    qua.add_argument(
+        "--group-size",
+        type=group_size,
+        help="weights per scale along a row, or 'channel' for one per row (default: int8 64, "
+        "halved until it divides the model's widths, as llama2.c does; int4 32)",
+    )
+    qua.add_argument(
+        "--keep-embeddings", action="store_true", help="keep the token embeddings in fp32"
+    )
+    qua.add_argument("--keep-output", action="store_true", help="keep the output layer in fp32")
+    qua.set_defaults(func=cmd_quantize)
+
     pre = commands.add_parser("presets", help="list the model presets")
     pre.set_defaults(func=cmd_presets)
 
@@ -141,6 +171,23 @@ def add_parsers(commands: Any) -> None:
     demo.add_argument("--time-budget", default="8m", help="training time, e.g. 5m")
     demo.add_argument("--seed", type=seed, default=0)
     demo.set_defaults(func=cmd_demo)
+
+
+def group_size(text: str) -> int:
+    """--group-size: a positive number, or 'channel' (0: one scale per row)."""
+    if text.strip().lower() in ("channel", "0"):
+        return 0
+    return positive_int(text)
+
+
+def cmd_quantize(args: argparse.Namespace) -> None:
+    from tinylm.quant.command import quantize_run
+    from tinylm.quant.scheme import check_scheme
+
+    check_scheme(args.scheme)
+    quantize_run(
+        args.run, args.out, args.scheme, args.group_size, args.keep_embeddings, args.keep_output
+    )
 
 
 def cmd_generate(args: argparse.Namespace) -> None:
@@ -266,7 +313,25 @@ def cmd_eval(args: argparse.Namespace) -> None:
 def cmd_export(args: argparse.Namespace) -> None:
     from tinylm.interop.commands import export_run
 
-    for line in export_run(args.run, args.format, args.out, args.dtype, args.tokenizer_out):
+    dtype = args.dtype
+    if args.version is not None:
+        if args.format != "llama2c":
+            raise TinylmError(
+                f"--version is llama2c's file version; --format {args.format} has none"
+            )
+        wanted = "q8_0" if args.version == 2 else "fp32"
+        if dtype not in ("fp32", wanted):
+            raise TinylmError(
+                f"--version {args.version} writes {wanted} weights, not --dtype {dtype}"
+            )
+        dtype = wanted
+    if args.group_size is not None and dtype != "q8_0":
+        raise TinylmError(
+            "--group-size is for quantized exports (llama2c --version 2); drop it, or quantize "
+            "the run first (tinylm quantize RUN --group-size ...)"
+        )
+    lines = export_run(args.run, args.format, args.out, dtype, args.tokenizer_out, args.group_size)
+    for line in lines:
         print(line)
 
 

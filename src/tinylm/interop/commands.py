@@ -13,7 +13,12 @@ from tinylm.run import load_run
 
 
 def export_run(
-    run_dir: str, fmt: str, out: str, dtype: str = "fp32", tokenizer_out: str | None = None
+    run_dir: str,
+    fmt: str,
+    out: str,
+    dtype: str = "fp32",
+    tokenizer_out: str | None = None,
+    group_size: int | None = None,
 ) -> list[str]:
     """Write `run_dir` in format `fmt` (a name in `interop.formats.EXPORT_FORMATS`)."""
     target = export_format(fmt)
@@ -36,7 +41,8 @@ def export_run(
         )
     run = load_run(run_dir)
     try:
-        return target.write(run, out_path, dtype, Path(tokenizer_out) if tokenizer_out else None)
+        tok = Path(tokenizer_out) if tokenizer_out else None
+        return target.write(run, out_path, dtype, tok, group_size)
     except OSError as exc:
         if disk_full(exc, out_path):
             raise TinylmError(disk_full_message(out_path)) from None

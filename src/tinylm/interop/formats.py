@@ -32,9 +32,24 @@ class ExportFormat(Protocol):
         """Files it writes besides `out` (checked as new files before anything is written)."""
         ...
 
-    def write(self, run: LoadedRun, out: Path, dtype: str, tokenizer_out: Path | None) -> list[str]:
-        """Write `run` to `out`; the lines that say what was written and how to use it."""
+    def write(
+        self,
+        run: LoadedRun,
+        out: Path,
+        dtype: str,
+        tokenizer_out: Path | None,
+        group_size: int | None = None,
+    ) -> list[str]:
+        """Write `run` to `out` (`group_size`: of a quantized dtype where the format has a
+        choice); the lines that say what was written and how to use it."""
         ...
+
+
+def float_model(run: LoadedRun):
+    """The run's model as float weights: a quantized run's are dequantized (q * scale), so a
+    float format holds exactly what the quantized run computes with."""
+    model = run.model
+    return model.dequantized() if hasattr(model, "dequantized") else model
 
 
 def _size(path: Path) -> str:
@@ -53,10 +68,17 @@ class HuggingFace:
     def extra_files(self, out: Path, tokenizer_out: Path | None) -> list[Path]:
         return []
 
-    def write(self, run: LoadedRun, out: Path, dtype: str, tokenizer_out: Path | None) -> list[str]:
+    def write(
+        self,
+        run: LoadedRun,
+        out: Path,
+        dtype: str,
+        tokenizer_out: Path | None,
+        group_size: int | None = None,
+    ) -> list[str]:
         from tinylm.interop.hf import export_hf
 
-        export_hf(run.model, run.tokenizer, out, dtype, run.framing)
+        export_hf(float_model(run), run.tokenizer, out, dtype, run.framing)
         return [
             f"exported {run.path} to {out} (LlamaForCausalLM, {dtype}, {_size(out)})",
             f"use it: transformers.pipeline('text-generation', model='{out}')",
@@ -69,21 +91,34 @@ class Llama2c:
     title: str = "llama2.c"
     single_file: bool = True
     suggested_out: str = "model.bin"
-    dtypes: tuple[str, ...] = ("fp32",)  # run.c reads fp32 weights only
+    # fp32: the legacy version 0, what run.c reads; q8_0: version 2, runq.c's int8
+    dtypes: tuple[str, ...] = ("fp32", "q8_0")
 
     def extra_files(self, out: Path, tokenizer_out: Path | None) -> list[Path]:
         return [tokenizer_out or out.with_name("tokenizer.bin")]
 
-    def write(self, run: LoadedRun, out: Path, dtype: str, tokenizer_out: Path | None) -> list[str]:
+    def write(
+        self,
+        run: LoadedRun,
+        out: Path,
+        dtype: str,
+        tokenizer_out: Path | None,
+        group_size: int | None = None,
+    ) -> list[str]:
         from tinylm.interop.llama2c import export_llama2c
 
         (tok_path,) = self.extra_files(out, tokenizer_out)
         if tok_path.resolve() == out.resolve():
             raise TinylmError(f"--out {out} and the tokenizer file are the same path")
-        export_llama2c(run.model, run.tokenizer, out, tok_path)
+        version = 2 if dtype == "q8_0" else 0
+        group = export_llama2c(float_model(run), run.tokenizer, out, tok_path, version, group_size)
+        if version == 2:
+            what, runner = f"llama2.c version 2, int8 in groups of {group}", "./runq"
+        else:
+            what, runner = "llama2.c legacy format", "./run"
         return [
-            f"exported {run.path} to {out} (llama2.c legacy format, {_size(out)}) and {tok_path}",
-            f"use it: ./run {out} -z {tok_path}",
+            f"exported {run.path} to {out} ({what}, {_size(out)}) and {tok_path}",
+            f"use it: {runner} {out} -z {tok_path}",
         ]
 
 
@@ -93,15 +128,25 @@ class Gguf:
     title: str = "GGUF"
     single_file: bool = True
     suggested_out: str = "model.gguf"
-    dtypes: tuple[str, ...] = ("fp32", "fp16", "bf16")
+    # q8_0 / q4_0: GGUF's own blocks of 32 (gguf-py's quantizers)
+    dtypes: tuple[str, ...] = ("fp32", "fp16", "bf16", "q8_0", "q4_0")
 
     def extra_files(self, out: Path, tokenizer_out: Path | None) -> list[Path]:
         return []
 
-    def write(self, run: LoadedRun, out: Path, dtype: str, tokenizer_out: Path | None) -> list[str]:
+    def write(
+        self,
+        run: LoadedRun,
+        out: Path,
+        dtype: str,
+        tokenizer_out: Path | None,
+        group_size: int | None = None,
+    ) -> list[str]:
         from tinylm.interop.gguf import export_gguf
 
-        export_gguf(run.model, run.tokenizer, out, dtype, name=run.path.name)
+        if group_size is not None and dtype.startswith("q"):
+            raise TinylmError(f"GGUF's {dtype} has a fixed block of 32 weights; drop --group-size")
+        export_gguf(float_model(run), run.tokenizer, out, dtype, name=run.path.name)
         return [
             f"exported {run.path} to {out} (GGUF, llama architecture, {dtype}, {_size(out)})",
             f"use it: llama-cli -m {out} -p 'Once upon a time'",

@@ -84,7 +84,10 @@ def export_gguf(
         "fp32": (gguf.GGMLQuantizationType.F32, gguf.LlamaFileType.ALL_F32),
         "fp16": (gguf.GGMLQuantizationType.F16, gguf.LlamaFileType.MOSTLY_F16),
         "bf16": (gguf.GGMLQuantizationType.BF16, gguf.LlamaFileType.MOSTLY_BF16),
+        "q8_0": (gguf.GGMLQuantizationType.Q8_0, gguf.LlamaFileType.MOSTLY_Q8_0),
+        "q4_0": (gguf.GGMLQuantizationType.Q4_0, gguf.LlamaFileType.MOSTLY_Q4_0),
     }
+    block = gguf.GGML_QUANT_SIZES[qtypes[dtype][0]][0]  # weights per block along a row
     qtype, file_type = qtypes[dtype]
     vocab = spm_vocab(tokenizer, cfg.vocab_size)
     out = Path(out)
@@ -125,7 +128,9 @@ def export_gguf(
             data = tensor.numpy()
             if data.ndim == 1 or qtype == gguf.GGMLQuantizationType.F32:
                 writer.add_tensor(tensor_name, data)  # norms stay fp32, as llama.cpp wants
-            elif qtype == gguf.GGMLQuantizationType.F16:
+            elif qtype == gguf.GGMLQuantizationType.F16 or data.shape[-1] % block:
+                # a row that is not whole blocks cannot be Q8_0/Q4_0: fp16, as llama.cpp's
+                # converter falls back (260k's hidden_dim 172, say)
                 writer.add_tensor(tensor_name, data.astype(np.float16))
             else:
                 packed = gguf.quants.quantize(data, qtype)

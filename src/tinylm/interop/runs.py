@@ -17,6 +17,7 @@ from tinylm.errors import TinylmError
 from tinylm.fileio import check_output_folder
 from tinylm.framing import check_framing
 from tinylm.models import build_model
+from tinylm.quant.scheme import QuantSpec
 from tinylm.run import TOKENIZER_FILE, write_run_config
 from tinylm.tokenizer import Tokenizer
 
@@ -37,18 +38,26 @@ def check_tokenizer_fits(tokenizer: Tokenizer, vocab_size: int, model_source: st
 
 
 def build_imported_model(
-    cfg: ModelConfig, tensors: dict[str, torch.Tensor], source: str
+    cfg: ModelConfig,
+    tensors: dict[str, torch.Tensor],
+    source: str,
+    quantization: QuantSpec | None = None,
 ) -> torch.nn.Module:
-    """The tinylm model holding `tensors` (HF names), refusing anything that does not fit."""
+    """The tinylm model holding `tensors` (HF names; a QuantizedLlama's with `quantization`),
+    refusing anything that does not fit."""
     cfg.validate()
-    with torch.device("meta"):
-        expected = build_model(cfg).state_dict()
+    if quantization is not None:
+        from tinylm.quant.modules import QuantizedLlama
+
+        model = QuantizedLlama(cfg, quantization)
+    else:
+        model = build_model(cfg)
     if cfg.tie_embeddings:
         tensors = {k: v for k, v in tensors.items() if k != "lm_head.weight"}
     why = "tinylm imports plain Llama weights, with the config they came with"
-    check_model_tensors(source, tensors, expected, cfg.tie_embeddings, why)
-    model = build_model(cfg)
-    model.load_state_dict({k: v.float() for k, v in tensors.items()}, strict=False)
+    check_model_tensors(source, tensors, model.state_dict(), cfg.tie_embeddings, why)
+    loaded = {k: v.float() if v.is_floating_point() else v for k, v in tensors.items()}
+    model.load_state_dict(loaded, strict=False)
     return model
 
 
@@ -59,20 +68,25 @@ def write_imported_run(
     tokenizer: Tokenizer,
     source: dict[str, Any],
     framing: str,
+    quantization: QuantSpec | None = None,
 ) -> Path:
     """`framing`: how the model's own training data framed each story (`tinylm.framing`), so
-    `tinylm eval` scores it the way it learned."""
+    `tinylm eval` scores it the way it learned. `quantization`: the tensors are a quantized
+    model's (an int8 llama2.c file)."""
     out = Path(out)
     check_output_folder(out)
     check_tokenizer_fits(tokenizer, cfg.vocab_size, source["path"])
-    model = build_imported_model(cfg, tensors, source["path"])
+    model = build_imported_model(cfg, tensors, source["path"], quantization)
+    extra: dict[str, Any] = {"source": source, "framing": check_framing(framing)}
+    if quantization is not None:
+        extra["quantization"] = quantization.to_json()
     tmp = out.with_name(f".{out.name}.import.tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
     try:
         save_model(tmp / MODEL_FILE, model, {"tinylm": "imported", "source": source["format"]})
         tokenizer.save(tmp / TOKENIZER_FILE)
-        write_run_config(tmp, cfg, None, {"source": source, "framing": check_framing(framing)})
+        write_run_config(tmp, cfg, None, extra)
         if out.is_dir():
             out.rmdir()  # checked empty above
         os.replace(tmp, out)

@@ -1,9 +1,11 @@
 """tinylm's CPU kernels: one C++ library, built on first use.
 
-Two kernels live in it: attention for heads of size 8 and 16 (`small_head_attention.cpp`) and
-the softmax cross-entropy of the output layer (`cross_entropy.cpp`). They are plain C++ with
-vector extensions and OpenMP (no PyTorch headers), compiled with the machine's C++ compiler
-for its own SIMD width (about 2 s) and cached in `$TINYLM_CACHE/kernels` (default
+Its kernels: attention for heads of size 8 and 16 (`small_head_attention.cpp`), the softmax
+cross-entropy of the output layer (`cross_entropy.cpp`), and for quantized runs the int8/int4
+matrix product (`quant_matmul.cpp`) and the one-call decoding step (`llama_decode.cpp`). They
+are plain C++ with vector extensions (intrinsics for the int8 dot products) and OpenMP (no
+PyTorch headers), compiled with the machine's C++ compiler for its own SIMD width (about 5 s)
+and cached in `$TINYLM_CACHE/kernels` (default
 ~/.cache/tinylm). They run on PyTorch's own OpenMP threads, as many as torch.get_num_threads().
 Without a compiler, `library()` is None after one line on stderr, and the callers keep
 PyTorch's own operators.
@@ -15,6 +17,7 @@ import ctypes
 import functools
 import hashlib
 import os
+import platform
 import shutil
 import subprocess
 import sys
@@ -27,8 +30,13 @@ from tinylm.device import cpu_identity
 from tinylm.fileio import fsync_replace, temp_path_beside, tinylm_cache
 
 HERE = Path(__file__).parent
-SOURCES = (HERE / "small_head_attention.cpp", HERE / "cross_entropy.cpp")
-HEADERS = (HERE / "tinylm_simd.h",)
+SOURCES = (
+    HERE / "small_head_attention.cpp",
+    HERE / "cross_entropy.cpp",
+    HERE / "quant_matmul.cpp",
+    HERE / "llama_decode.cpp",
+)
+HEADERS = (HERE / "tinylm_simd.h", HERE / "quant_matmul.h")
 LIBRARY_NAME = "tinylm_kernels.so"
 
 _ptr, _i64, _f32 = ctypes.c_void_p, ctypes.c_int64, ctypes.c_float
@@ -39,6 +47,8 @@ SIGNATURES = {
     "tinylm_cross_entropy_rows_bf16": [_ptr] * 4 + [_i64] * 3,
     "tinylm_cross_entropy_rows_f32": [_ptr] * 4 + [_i64] * 3,
     "tinylm_add_bf16_into_f32": [_ptr] * 2 + [_i64] * 2,
+    "tinylm_quant_matmul": [_ptr] * 4 + [_i64] * 6,
+    "tinylm_llama_decode": [_ptr] * 8 + [_f32] + [_i64] * 3,
 }
 
 
@@ -47,6 +57,20 @@ SIGNATURES = {
 # links libgomp.so.1, which resolves to the copy PyTorch already loaded (the same soname): one
 # OpenMP runtime, one team of threads.
 COMPILE_FLAGS = ("-O3", "-march=native", "-fopenmp", "-std=c++17", "-shared", "-fPIC")
+# A process held to a lower instruction set (ATEN_CPU_CAPABILITY, what `make test`'s second
+# dispatch sets) holds tinylm's kernels to it too, so that run also tests their AVX2 paths (no
+# AVX-512, no VNNI: the AMD Zen 2/3 and older Intel a user may have). TINYLM_KERNEL_MARCH
+# names any -march directly.
+DISPATCH_MARCH = {"avx2": "x86-64-v3", "default": "x86-64-v2"}
+
+
+def compile_flags() -> tuple[str, ...]:
+    march = os.environ.get("TINYLM_KERNEL_MARCH")
+    if not march and platform.machine().lower() in ("x86_64", "amd64"):
+        march = DISPATCH_MARCH.get(os.environ.get("ATEN_CPU_CAPABILITY", "").lower())
+    if not march:
+        return COMPILE_FLAGS
+    return tuple(f"-march={march}" if f == "-march=native" else f for f in COMPILE_FLAGS)
 
 
 def compiler_identity(compiler: str) -> str:
@@ -76,7 +100,7 @@ def _compile(compiler: str, target: Path) -> None:
     load a half-written library."""
     tmp = temp_path_beside(target)
     try:
-        command = [compiler, *COMPILE_FLAGS]
+        command = [compiler, *compile_flags()]
         result = subprocess.run(
             [*command, *map(str, SOURCES), "-o", str(tmp)],
             capture_output=True,
@@ -97,7 +121,7 @@ def library() -> ctypes.CDLL | None:
     if shutil.which(compiler) is None:
         _say(f"no C++ compiler ('{compiler}') found")
         return None
-    key = build_key(compiler, COMPILE_FLAGS, cpu_identity())
+    key = build_key(compiler, compile_flags(), cpu_identity())
     target = tinylm_cache("kernels") / key / LIBRARY_NAME
     try:
         if not target.exists():
@@ -118,7 +142,8 @@ def library() -> ctypes.CDLL | None:
 def _say(why: str) -> None:
     print(
         f"tinylm: {why}; CPU training falls back to PyTorch ops (slower) for attention with "
-        "head size 8 or 16 and for the output layer's loss. Install a C++ compiler with "
+        "head size 8 or 16 and for the output layer's loss, and quantized runs decode by "
+        "dequantizing their weights (much slower). Install a C++ compiler with "
         "OpenMP (g++, or clang with libomp) to build tinylm's kernels.",
         file=sys.stderr,
     )
@@ -135,7 +160,12 @@ available._dynamo_marked_constant = True  # type: ignore[attr-defined]
 
 
 # What the kernels' nonzero return codes mean (-1, out of memory, is a MemoryError).
-ERRORS = {-2: "a head size it was not built for", -3: "a target id outside [0, vocab size)"}
+ERRORS = {
+    -2: "a head size it was not built for",
+    -3: "a token id outside [0, vocab size)",
+    -4: "a group size the weight's layout does not allow",
+    -5: "a position past the KV cache",
+}
 
 
 def run(function: Callable[..., int], args: tuple, tasks: int, what: str) -> None:
