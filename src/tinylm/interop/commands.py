@@ -64,10 +64,12 @@ def import_model(
     elif not path.exists():
         raise TinylmError(f"nothing to import: {path} does not exist")
     elif path.suffix == ".gguf":
-        raise TinylmError(
-            f"{path}: importing GGUF is not supported; import the Hugging Face folder or "
-            "llama2.c .bin it was made from"
-        )
+        from tinylm.interop.gguf_import import import_gguf
+
+        if tokenizer is not None:
+            raise TinylmError(f"{path}: a GGUF file carries its own tokenizer; drop --tokenizer")
+        run = import_gguf(path, out, framing)
+        what = "GGUF"
     elif path.suffix in (".safetensors", ".json"):
         raise TinylmError(
             f"{path}: pass the Hugging Face folder that holds it (with config.json), not the file"
