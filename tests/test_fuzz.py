@@ -165,8 +165,8 @@ def _fuzz_cli(world: World, examples: int, derandomize: bool) -> Tally:
 
 def test_every_verb_is_fuzzed() -> None:
     names = {" ".join(v.path) for v in VERBS}
-    assert {"train", "finetune", "generate", "eval", "export", "import", "data prepare",
-            "data clean", "data synth", "tokenizer train"} <= names  # fmt: skip
+    assert {"train", "finetune", "generate", "eval", "export", "import", "quantize",
+            "data prepare", "data clean", "data synth", "tokenizer train"} <= names  # fmt: skip
 
 
 def test_cli_fuzz_slice(world) -> None:

@@ -311,6 +311,9 @@ def test_quantized_runs_are_smaller_and_score_close_to_the_float_run(
     base = bits_per_byte(int4_run, held_out)
     assert bits_per_byte(int8, held_out) <= base * 1.005  # the issue's bound: within 0.5 %
     assert bits_per_byte(int4, held_out) <= base * 1.10
+    result = run_cli("eval", str(int4_run), str(int8), "--data", str(held_out))
+    assert result.returncode == 0, result.stderr
+    assert f"% bits per byte (int8 vs {int4_run})" in result.stdout.splitlines()[-1]
     for run in (int8, int4):
         result = run_cli("generate", str(run), "--prompt", "Once upon a time",
                          "--temperature", "0", "--max-new-tokens", "40")  # fmt: skip
@@ -321,6 +324,16 @@ def test_quantized_runs_are_smaller_and_score_close_to_the_float_run(
         assert result.stdout.strip() == expected.strip()
         assert len(expected) > len("Once upon a time") + 20
         assert lm.num_parameters() == tinylm.load(str(int4_run)).num_parameters()
+
+
+def test_generate_quant_writes_what_the_quantized_run_writes(tmp_path, trained_run) -> None:
+    run = quantize(trained_run, tmp_path / "q", "--scheme", "int8")
+    greedy = ["--prompt", "Once upon a time", "--temperature", "0", "--max-new-tokens", "40"]
+    on_the_fly = run_cli("generate", str(trained_run), "--quant", "int8", *greedy)
+    assert on_the_fly.returncode == 0, on_the_fly.stderr
+    assert on_the_fly.stdout == run_cli("generate", str(run), *greedy).stdout
+    assert_one_line_error(run_cli("generate", str(trained_run), "--quant", "int5"), "int8, int4")
+    assert_one_line_error(run_cli("generate", str(run), "--quant", "int8"), "quantized already")
 
 
 def test_serve_answers_from_a_quantized_run(tmp_path, trained_run) -> None:
@@ -561,7 +574,7 @@ def test_quantize_mistakes_get_one_line(tmp_path, trained_run) -> None:
     )
     assert_one_line_error(
         run_cli("quantize", run, "--out", out, "--scheme", "int4"),
-        "does not divide the model's hidden_dim 172",
+        "int4's group of 32 does not divide the model's hidden_dim 172",
         "int8",
     )
     assert_one_line_error(

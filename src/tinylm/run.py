@@ -295,13 +295,20 @@ def load_run(
     dtype: str = "fp32",
     compile: bool = False,
     batch: int = 1,
+    quant: str | None = None,
 ) -> LoadedRun:
     """The run's model and tokenizer on `device`, weights in `dtype` (fp32, bf16, fp16: half
     the memory traffic per decoded token; auto: what decodes this model fastest here, measured
     by `tinylm.precision` for `batch` streams); `compile` makes generation use a compiled
-    step."""
+    step; `quant` (int8, int4) quantizes a float run in memory, as `tinylm quantize` would."""
     run = check_run(run_dir)
     config = read_run_config(run)
+    if quant is not None:
+        from tinylm.quant.load import quantize_loaded
+
+        if "quantization" in config:
+            raise TinylmError(f"--quant {quant}: {run} is quantized already; drop --quant")
+        return quantize_loaded(load_run(run, device, "fp32", False, batch), quant, dtype, compile)
     model_cfg = run_model_config(config, str(run / CONFIG_FILE))
     tokenizer = Tokenizer.load(run / TOKENIZER_FILE)
     trained_with = (config.get("data") or {}).get("tokenizer_sha256")

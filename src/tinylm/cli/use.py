@@ -37,6 +37,11 @@ def add_parsers(commands: Any) -> None:
         action="store_true",
         help="torch.compile the decoding step (a CUDA graph on GPUs): slower start, faster tokens",
     )
+    gen.add_argument(
+        "--quant",
+        help="int8 or int4: quantize the run in memory first (what `tinylm quantize` writes), "
+        "for faster CPU decoding",
+    )
     gen.add_argument("--words", help="instruct: words the story must use, e.g. dog,ball,happy")
     gen.add_argument(
         "--features",
@@ -219,7 +224,13 @@ def cmd_generate(args: argparse.Namespace) -> None:
     )
     SamplingOptions(**options).validate()  # before anything is printed or loaded
     check_num_samples(args.num_samples)
-    run = load_run(args.run, args.device, args.dtype, compile=args.compile, batch=args.num_samples)
+    if args.quant is not None:
+        from tinylm.quant.scheme import check_scheme
+
+        check_scheme(args.quant, "--quant")
+    run = load_run(
+        args.run, args.device, args.dtype, args.compile, args.num_samples, quant=args.quant
+    )
     if args.compile:
         # stderr, so a redirected story stays clean
         print(
@@ -268,7 +279,7 @@ def cmd_eval(args: argparse.Namespace) -> None:
     from tinylm.evaluate import evaluate
     from tinylm.framing import DESCRIPTIONS
     from tinylm.precision import scoring_dtype
-    from tinylm.run import check_run, load_run
+    from tinylm.run import check_run, load_run, read_run_config
 
     if args.instruct:
         cmd_eval_instruct(args)
@@ -284,9 +295,14 @@ def cmd_eval(args: argparse.Namespace) -> None:
         )
     for path in args.runs:
         check_run(path)  # a typo in the last run fails before the first is evaluated
+    scores: dict[Path, float] = {}
     for n, path in enumerate(args.runs):
-        run = load_run(path, device=args.device)
-        if args.dtype == "auto":
+        quantized = "quantization" in read_run_config(path)
+        # a quantized run's kernels compute in fp32 (load_run refuses another --dtype)
+        run = load_run(path, device=args.device, dtype=args.dtype if quantized else "fp32")
+        if quantized:
+            dtype = resolve_dtype("fp32", run.device)
+        elif args.dtype == "auto":
             dtype = scoring_dtype(run.model, run.device, args.batch_size)
         else:
             dtype = resolve_dtype(args.dtype, run.device)
@@ -308,6 +324,23 @@ def cmd_eval(args: argparse.Namespace) -> None:
         print(f"loss:           {result.loss:.4f} nats/token")
         print(f"perplexity:     {result.perplexity:.3f}")
         print(f"bits per byte:  {bpb:.4f}" if bpb is not None else "bits per byte:  n/a")
+        if bpb is not None:
+            scores[run.path.resolve()] = bpb
+            _print_quantization_cost(run, scores)
+
+
+def _print_quantization_cost(run: Any, scores: dict[Path, float]) -> None:
+    """A quantized run evaluated beside the float run it came from: what quantizing cost."""
+    source = run.config.get("quantized_from")
+    if run.quantization is None or source is None:
+        return
+    here = scores[run.path.resolve()]
+    for other in (Path(source), run.path / source):  # as given, or relative to the run
+        base = scores.get(other.resolve())
+        if base is not None:
+            change = 100 * (here - base) / base
+            print(f"vs float run:   {change:+.2f} % bits per byte ({run.quantization} vs {source})")
+            return
 
 
 def cmd_export(args: argparse.Namespace) -> None:

@@ -166,8 +166,10 @@ def build(ctx: GuiContext) -> ModelsTab:
         lm = ctx.engine.load(path)
         took = time.perf_counter() - started
         params = lm.num_parameters()
+        weights = f", {lm.quantization} weights" if lm.quantization else ""
         text = (
-            f"loaded {run_id}: {params / 1e6:.2f}M parameters on {lm.device} in {took:.1f}s; "
+            f"loaded {run_id}: {params / 1e6:.2f}M parameters{weights} on {lm.device} in "
+            f"{took:.1f}s; "
             "it is selected in Generate and Evaluate"
         )
         return run_id, status_html(text, "ok")

@@ -167,6 +167,18 @@ inline float dot_q4(const uint8_t* w, const float* ws, const int8_t* x, const fl
 #endif
 }
 
+// The lanes' sum in a tree of shuffles (tinylm_simd.h's hsum adds them one by one, which a
+// dot product per cached key of attention paid for at every step).
+inline float hsum_tree(vf x) {
+#if defined(__AVX512F__)
+    return _mm512_reduce_add_ps(reinterpret_cast<__m512&>(x));
+#elif defined(__AVX2__)
+    return hsum8(reinterpret_cast<__m256&>(x));
+#else
+    return hsum(x);
+#endif
+}
+
 inline float dot_f32(const float* w, const float* x, int64_t k) {
     vf acc = splat(0.0f);
     int64_t i = 0;
@@ -176,7 +188,7 @@ inline float dot_f32(const float* w, const float* x, int64_t k) {
         std::memcpy(&xv, x + i, sizeof xv);
         acc += wv * xv;
     }
-    float y = hsum(acc);
+    float y = hsum_tree(acc);
     for (; i < k; ++i) y += w[i] * x[i];
     return y;
 }

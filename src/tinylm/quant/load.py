@@ -2,16 +2,48 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
-from typing import Any
-
-import torch
+from typing import TYPE_CHECKING, Any
 
 from tinylm.checkpoint import MODEL_FILE, check_model_tensors, read_tensors
 from tinylm.config import ModelConfig
 from tinylm.errors import TinylmError
 from tinylm.quant.modules import QuantizedLlama
-from tinylm.quant.scheme import QuantSpec, check_group_size, quantized_widths
+
+if TYPE_CHECKING:
+    from tinylm.run import LoadedRun
+from tinylm.quant.scheme import (
+    QuantSpec,
+    check_group_size,
+    check_scheme,
+    choose_spec,
+    quantized_widths,
+)
+
+
+def check_quantized_options(what: str, scheme: str, dtype: str, compile: bool) -> None:
+    if dtype not in ("fp32", "auto"):
+        raise TinylmError(
+            f"--dtype {dtype}: {what} is quantized ({scheme}); it computes in fp32 with its own "
+            "int8/int4 kernels, so drop --dtype (or use the float run it came from)"
+        )
+    if compile:
+        raise TinylmError(
+            f"--compile: {what} is quantized ({scheme}); it already decodes in one native call "
+            "per token, so drop --compile"
+        )
+
+
+def quantize_loaded(run: LoadedRun, scheme: str, dtype: str, compile: bool) -> LoadedRun:
+    """`generate --quant`: a float run quantized in memory (default group size), nothing
+    written."""
+    check_scheme(scheme)
+    check_quantized_options(str(run.path), scheme, dtype, compile)
+    spec = choose_spec(run.model_config, scheme, None)
+    model = QuantizedLlama.from_float(run.model, spec).to(run.device).eval()
+    config = {**run.config, "quantization": spec.to_json(), "quantized_from": str(run.path)}
+    return replace(run, model=model, config=config, compile=False)
 
 
 def load_quantized_model(
@@ -19,16 +51,7 @@ def load_quantized_model(
 ) -> QuantizedLlama:
     where = str(run / "config.json")
     spec = QuantSpec.from_json(config["quantization"], where)
-    if dtype not in ("fp32", "auto"):
-        raise TinylmError(
-            f"--dtype {dtype}: {run} is quantized ({spec.scheme}); it computes in fp32 with its "
-            "own int8/int4 kernels, so drop --dtype (or use the float run it came from)"
-        )
-    if compile:
-        raise TinylmError(
-            f"--compile: {run} is quantized; it already decodes in one native call per token, "
-            "so drop --compile"
-        )
+    check_quantized_options(str(run), spec.scheme, dtype, compile)
     if cfg.arch != "llama":
         raise TinylmError(f"{where}: a quantized run must be a Llama, this one says '{cfg.arch}'")
     check_group_size(spec, quantized_widths(cfg))
@@ -47,5 +70,4 @@ def load_quantized_model(
     model.load_state_dict(
         {k: v if not v.is_floating_point() else v.float() for k, v in tensors.items()}, strict=False
     )
-    _ = torch
     return model

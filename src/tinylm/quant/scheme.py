@@ -71,9 +71,9 @@ class QuantSpec:
         return spec
 
 
-def check_scheme(scheme: str) -> str:
+def check_scheme(scheme: str, flag: str = "--scheme") -> str:
     if scheme not in SCHEMES:
-        raise TinylmError(f"unknown --scheme '{scheme}'; choose one of {', '.join(SCHEMES)}")
+        raise TinylmError(f"unknown {flag} '{scheme}'; choose one of {', '.join(SCHEMES)}")
     return scheme
 
 
@@ -101,6 +101,7 @@ def choose_spec(
             "ones the quantized kernels compute)"
         )
     widths = quantized_widths(cfg)
+    asked = group_size is not None
     if group_size is None:
         group = DEFAULT_GROUP[scheme]
         if scheme == "int8":
@@ -108,11 +109,12 @@ def choose_spec(
                 group //= 2
         group_size = group
     spec = QuantSpec(scheme, group_size, not keep_embeddings, not keep_output)
-    check_group_size(spec, widths)
+    check_group_size(spec, widths, asked)
     return spec
 
 
-def check_group_size(spec: QuantSpec, widths: dict[str, int]) -> None:
+def check_group_size(spec: QuantSpec, widths: dict[str, int], asked: bool = True) -> None:
+    """`asked`: the group size came from --group-size (else it is the scheme's default)."""
     if spec.group_size < 0:
         raise TinylmError(
             f"--group-size must be positive (or 0 / 'channel' for one scale per row), got "
@@ -133,9 +135,8 @@ def check_group_size(spec: QuantSpec, widths: dict[str, int]) -> None:
                 if divisors
                 else ("use --scheme int8" if spec.scheme == "int4" else "use --group-size channel")
             )
-            raise TinylmError(
-                f"--group-size {group} does not divide the model's {name} {width}; {hint}"
-            )
+            what = f"--group-size {group}" if asked else f"{spec.scheme}'s group of {group}"
+            raise TinylmError(f"{what} does not divide the model's {name} {width}; {hint}")
         if spec.scheme == "int4" and group % INT4_BLOCK:
             raise TinylmError(
                 f"int4 packs weights in blocks of {INT4_BLOCK} (as GGUF's Q4_0), so its group "
