@@ -113,3 +113,22 @@ def test_loading_a_non_tokenizer_is_one_clear_line(tmp_path) -> None:
     bad.write_text("{not json")
     with pytest.raises(TinylmError, match=r"not a Hugging Face tokenizer\.json"):
         Tokenizer.load(bad)
+
+
+def test_a_character_cut_off_by_the_token_limit_is_left_out_not_printed_as_fffd(en_tokenizer):
+    """A generation that stops (max_new_tokens) between the bytes of a character ends before
+    that character; a real U+FFFD the model spelled in full stays."""
+    tokenizer = Tokenizer.load(en_tokenizer)
+    byte = tokenizer.byte_ids
+    prompt = tokenizer.encode("Once")
+    for spelled, expected in (
+        ((0xE5,), ""),
+        ((0xE5, 0xAD), ""),
+        ((0xE5, 0xAD, 0x97), "字"),
+        ((0xF0, 0x9F, 0x90), ""),
+        ((0xEF, 0xBF, 0xBD), "\ufffd"),
+        ((0x41, 0xC3), "A"),
+    ):
+        stream = StreamDecoder(tokenizer, prompt)
+        text = "".join(stream.push(byte[b]) for b in spelled) + stream.flush()
+        assert text == expected, spelled

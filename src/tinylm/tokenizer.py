@@ -172,10 +172,33 @@ class StreamDecoder:
         return new
 
     def flush(self) -> str:
-        text = self.tokenizer.decode(self.ids)
+        """The rest, at the end of a generation. A character cut off by the token limit (a lead
+        byte whose continuation bytes never came) is left out rather than printed as U+FFFD."""
+        ids = self.ids[: len(self.ids) - _incomplete_utf8_tail(self.ids, self.tokenizer)]
+        text = self.tokenizer.decode(ids)
         new = text[self.emitted :]
-        self.emitted = len(text)
+        self.emitted = max(self.emitted, len(text))
         return new
+
+
+def _incomplete_utf8_tail(ids: list[int], tokenizer: Tokenizer) -> int:
+    """How many trailing byte tokens of `ids` start a UTF-8 character they do not finish."""
+    if not tokenizer.byte_ids:
+        return 0
+    byte_of = {token: value for value, token in enumerate(tokenizer.byte_ids)}
+    tail: list[int] = []
+    for token in reversed(ids[-4:]):
+        if token not in byte_of:
+            break
+        tail.insert(0, byte_of[token])
+    for i in range(len(tail) - 1, -1, -1):
+        lead = tail[i]
+        if lead & 0xC0 == 0x80:  # a continuation byte: the lead is further back
+            continue
+        length = 1 if lead < 0x80 else 2 if lead >> 5 == 0b110 else 3 if lead >> 4 == 0b1110 else 4
+        have = len(tail) - i
+        return have if have < length else 0
+    return 0
 
 
 def _empty_bpe_tokenizer(vocab: dict[str, int], merges: list[tuple[str, str]]) -> HFTokenizer:

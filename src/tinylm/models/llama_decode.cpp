@@ -79,20 +79,16 @@ extern "C" int tinylm_llama_decode(const int64_t* dims_in, const int64_t* tokens
     const int64_t kv_dim = d.kv_heads * hd, group_of_heads = d.heads / d.kv_heads;
     if (pos < 0 || pos >= d.max_len) return -5;
     std::vector<float> x, xb, q, k, v, att, hb, hb2, scores;
-    std::vector<int8_t> qbuf;
-    std::vector<float> sbuf;
-    std::vector<int32_t> obuf;
+    QuantizedRows xq;
     try {
         x.resize(B * D), xb.resize(B * D), q.resize(B * D), k.resize(B * kv_dim);
         v.resize(B * kv_dim), att.resize(B * D), hb.resize(B * H), hb2.resize(B * H);
         scores.resize(B * d.heads * (pos + 1));
         const int64_t widest = D > H ? D : H;
-        qbuf.resize(B * widest), sbuf.resize(B * widest), obuf.resize(B * widest);
+        xq.reserve(B * widest, 1);
     } catch (const std::bad_alloc&) {
         return -1;
     }
-    QuantizedRows xq;
-    xq.q = qbuf.data(), xq.scale = sbuf.data(), xq.offset = obuf.data();
     // group 0: per channel, one group per row of the product's width
     auto group_for = [&](int64_t kk) { return d.group > 0 ? d.group : kk; };
     auto weight = [&](int64_t index, int64_t n, int64_t kk, int64_t bits) {
@@ -105,7 +101,7 @@ extern "C" int tinylm_llama_decode(const int64_t* dims_in, const int64_t* tokens
     };
 
     for (int64_t b = 0; b < B; ++b) {
-        if (tokens[b] < 0 || tokens[b] >= d.vocab) return -3;
+        if (tokens[b] < 0 || tokens[b] >= d.vocab) return -6;
         embed_row(d, table[0], static_cast<const float*>(table[1]), tokens[b], &x[b * D]);
     }
     const float* cos = rope_cos + pos * hd;

@@ -162,9 +162,10 @@ available._dynamo_marked_constant = True  # type: ignore[attr-defined]
 # What the kernels' nonzero return codes mean (-1, out of memory, is a MemoryError).
 ERRORS = {
     -2: "a head size it was not built for",
-    -3: "a token id outside [0, vocab size)",
+    -3: "a target id outside [0, vocab size)",
     -4: "a group size the weight's layout does not allow",
     -5: "a position past the KV cache",
+    -6: "a token id outside [0, vocab size)",
 }
 
 

@@ -14,20 +14,12 @@ extern "C" int tinylm_quant_matmul(const float* x, const void* w_data, const flo
     if (bits == 4 && group % 32 != 0) return -4;
     const Weight w{w_data, w_scale, bits, n, k, group};
     QuantizedRows xq;
-    std::vector<int8_t> q;
-    std::vector<float> scale;
-    std::vector<int32_t> offset;
     if (bits != 32) {
         try {
-            q.resize(size_t(m * k));
-            scale.resize(size_t(m * (k / group)));
-            if (bits == 4) offset.resize(scale.size());
+            xq.reserve(m * k, group);
         } catch (const std::bad_alloc&) {
             return -1;
         }
-        xq.q = q.data();
-        xq.scale = scale.data();
-        xq.offset = offset.data();
         quantize_rows(x, m, k, group, bits == 4, &xq);
     }
     return matmul(w, xq, x, y, m, threads);

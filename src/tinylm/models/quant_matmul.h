@@ -17,6 +17,7 @@
 #pragma once
 
 #include <cstdint>
+#include <vector>
 
 #include "tinylm_simd.h"
 
@@ -30,19 +31,29 @@ namespace {
 // per group a scale, and (for int4) -8 times the group's sum of values: the nibbles are
 // unsigned (value + 8), so each group's integer dot product starts from there.
 struct QuantizedRows {
-    int8_t* q = nullptr;
-    float* scale = nullptr;
-    int32_t* offset = nullptr;
+    std::vector<int8_t> q;
+    std::vector<float> scale;
+    std::vector<int32_t> offset;
     int64_t rows = 0, k = 0, group = 0;
+
+    // Room for `values` activations (rows * k) in groups of at least `min_group`: quantize_rows
+    // then never allocates (it may run inside an OpenMP region, where a throw would abort).
+    void reserve(int64_t values, int64_t min_group) {
+        q.reserve(values);
+        scale.reserve(values / min_group + 1), offset.reserve(values / min_group + 1);
+    }
 };
 
 // round() as C's: halves away from zero (runq.c's quantize()).
 inline void quantize_rows(const float* x, int64_t rows, int64_t k, int64_t group, bool want_offset,
                           QuantizedRows* out) {
     const int64_t groups = k / group;
+    out->q.resize(rows * k);
+    out->scale.resize(rows * groups);
+    out->offset.resize(want_offset ? rows * groups : 0);
     for (int64_t r = 0; r < rows; ++r) {
         const float* xr = x + r * k;
-        int8_t* qr = out->q + r * k;
+        int8_t* qr = out->q.data() + r * k;
         for (int64_t g = 0; g < groups; ++g) {
             float amax = 0.0f;
             for (int64_t i = 0; i < group; ++i) {
@@ -212,12 +223,14 @@ inline float dot_row(const Weight& w, const QuantizedRows& xq, const float* xf, 
                      int64_t r, int64_t groups) {
     if (w.bits == 8) {
         return dot_q8<CHUNKS>(static_cast<const int8_t*>(w.data) + n * w.k, w.scale + n * groups,
-                              xq.q + r * w.k, xq.scale + r * groups, groups, w.group);
+                              xq.q.data() + r * w.k, xq.scale.data() + r * groups, groups,
+                              w.group);
     }
     if (w.bits == 4) {
-        return dot_q4<CHUNKS>(static_cast<const uint8_t*>(w.data) + n * (w.k / 2),
-                              w.scale + n * groups, xq.q + r * w.k, xq.scale + r * groups,
-                              xq.offset + r * groups, groups, w.group);
+        const uint8_t* row = static_cast<const uint8_t*>(w.data) + n * (w.k / 2);
+        const float* ws = w.scale + n * groups;
+        return dot_q4<CHUNKS>(row, ws, xq.q.data() + r * w.k, xq.scale.data() + r * groups,
+                              xq.offset.data() + r * groups, groups, w.group);
     }
     return dot_f32(static_cast<const float*>(w.data) + n * w.k, xf + r * w.k, w.k);
 }
