@@ -4,6 +4,7 @@ Screenshots of every step land in a pytest temp folder (printed; `pytest -s` sho
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -159,6 +160,39 @@ def test_load_a_model_and_watch_a_story_stream_then_stop_one(gui, trained_run) -
         wait_for_text(page, "#cmp-status", "B:")
         a, b = field(page, "cmp-out-a").input_value(), field(page, "cmp-out-b").input_value()
         assert a == b and a.startswith(PROMPT) and len(a) > len(PROMPT)
+
+
+@contextlib.contextmanager
+def _removed_after(folder: Path):
+    """The other tests of this module see the runs folder as the fixture made it."""
+    try:
+        yield
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def test_a_quantized_run_loads_and_writes_in_the_browser(gui, trained_run) -> None:
+    """An int8 run in the runs folder is listed, loads (the status names its weights) and
+    writes in the Generate tab what the library writes with it."""
+    from tinylm.quant.command import quantize_run
+
+    url, runs, _, shots = gui
+    quantized = quantize_run(trained_run, runs / "tiny-int8", "int8", say=lambda *_: None)
+    lm = load_run(quantized)
+    with chromium_page() as page, _removed_after(quantized):
+        open_app(page, url)
+        wait_for_text(page, "#runs-table", "tiny-int8")
+        choose(page, "models-run", "tiny-int8")
+        page.click("#models-load")
+        wait_for_text(page, "#models-status", "int8 weights")
+        page.get_by_role("tab", name="Generate").click()
+        choose(page, "gen-model", "tiny-int8")
+        field(page, "gen-seed").fill("3")
+        page.click("#gen-go")
+        wait_for_text(page, "#gen-status", "tokens in", timeout=120)
+        story = field(page, "gen-output").input_value()
+        page.screenshot(path=shots / "generate-int8.png", full_page=True)
+    assert story == lm.generate(PROMPT, max_new_tokens=300, temperature=0.8, top_p=0.95, seed=3)
 
 
 def test_evaluate_tab_shows_the_eval_report(gui, en_data) -> None:
