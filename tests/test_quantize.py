@@ -246,6 +246,21 @@ def test_a_batch_decodes_what_one_sample_decodes() -> None:
     assert all(torch.equal(four[:, i], one[:, 0]) for i in range(4))
 
 
+def test_the_decoder_lets_go_of_a_finished_generations_cache() -> None:
+    """The KV cache (gigabytes for a big model and many streams) is freed when the generation
+    ends, not held by the quantized model until the next one."""
+    import gc
+
+    from tinylm.generate import SamplingOptions, generate_tokens
+
+    model = QuantizedLlama.from_float(random_model(6), QuantSpec("int8", 32)).eval()
+    if model.native_decoder() is None:
+        pytest.skip("no C++ compiler: the kernels did not build")
+    list(generate_tokens(model, [1, 2], SamplingOptions(max_new_tokens=5, temperature=0), None))
+    gc.collect()
+    assert model.native_decoder()._cache_pointers[0]() is None
+
+
 # -- runs on the command line ------------------------------------------------------------------
 
 

@@ -11,6 +11,7 @@ rebuilt when the model moves (`QuantizedLlama._apply`).
 from __future__ import annotations
 
 import ctypes
+import weakref
 
 import torch
 from torch import nn
@@ -80,15 +81,18 @@ class NativeDecoder:
         self.eps = cfg.norm_eps
         self.vocab_size = cfg.vocab_size
         self._keep = keep
-        self._cache_pointers: tuple[KVCache, object, object] | None = None
+        # The pointers of the cache of the generation under way, and a weak reference to it:
+        # holding the cache itself would keep its memory (1.2 GB for 110m x 16 streams) after
+        # the generation ended.
+        self._cache_pointers: tuple[weakref.ref, object, object] | None = None
 
     def _caches(self, cache: KVCache) -> tuple[object, object]:
-        if self._cache_pointers is None or self._cache_pointers[0] is not cache:
+        if self._cache_pointers is None or self._cache_pointers[0]() is not cache:
             for tensor in (*cache.k, *cache.v):
                 assert tensor.is_contiguous() and tensor.dtype == torch.float32
             k = (ctypes.c_void_p * len(cache.k))(*(t.data_ptr() for t in cache.k))
             v = (ctypes.c_void_p * len(cache.v))(*(t.data_ptr() for t in cache.v))
-            self._cache_pointers = (cache, k, v)
+            self._cache_pointers = (weakref.ref(cache), k, v)
         return self._cache_pointers[1], self._cache_pointers[2]
 
     def step(self, tokens: torch.Tensor, pos: int, cache: KVCache) -> torch.Tensor:
