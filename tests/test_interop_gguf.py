@@ -4,7 +4,8 @@ llama.cpp itself writes tinylm's greedy text."""
 
 from __future__ import annotations
 
-import numpy as np
+from pathlib import Path
+
 import pytest
 import torch
 from conftest import first_stories, run_cli, shared_file
@@ -12,7 +13,6 @@ from test_cli import assert_one_line_error
 
 import tinylm
 from tinylm.generate import SamplingOptions, generate_tokens
-from tinylm.interop.rope import interleaved_to_halves
 
 gguf = pytest.importorskip("gguf")
 
@@ -28,35 +28,11 @@ def field(reader, key: str):
 
 
 def tinylm_tensors_from_gguf(reader, cfg) -> dict[str, torch.Tensor]:
-    names = {
-        "token_embd.weight": "model.embed_tokens.weight",
-        "output_norm.weight": "model.norm.weight",
-        "output.weight": "lm_head.weight",
-    }
-    per_layer = {
-        "attn_norm": "input_layernorm",
-        "attn_q": "self_attn.q_proj",
-        "attn_k": "self_attn.k_proj",
-        "attn_v": "self_attn.v_proj",
-        "attn_output": "self_attn.o_proj",
-        "ffn_norm": "post_attention_layernorm",
-        "ffn_gate": "mlp.gate_proj",
-        "ffn_up": "mlp.up_proj",
-        "ffn_down": "mlp.down_proj",
-    }
-    out = {}
-    for t in reader.tensors:
-        data = torch.from_numpy(gguf.quants.dequantize(t.data, t.tensor_type).astype(np.float32))
-        if t.name in names:
-            out[names[t.name]] = data
-            continue
-        _, layer, kind, _ = t.name.split(".")
-        if kind == "attn_q":
-            data = interleaved_to_halves(data, cfg.n_heads)
-        elif kind == "attn_k":
-            data = interleaved_to_halves(data, cfg.n_kv_heads)
-        out[f"model.layers.{layer}.{per_layer[kind]}.weight"] = data
-    return out
+    """The file's tensors under tinylm's names, dequantized, q/k back in rotate-half order (what
+    `tinylm import` reads, itself checked against transformers' GGUF loader)."""
+    from tinylm.interop.gguf_import import gguf_tensors
+
+    return gguf_tensors(reader, cfg, Path(reader.data.filename))
 
 
 def test_gguf_reads_back_as_the_run(tmp_path, trained_run) -> None:

@@ -327,7 +327,9 @@ class Llama(nn.Module):
     def make_cache(
         self, batch_size: int, max_len: int | None = None, dtype: torch.dtype | None = None
     ) -> KVCache:
-        ref = self.lm_head.weight
+        # the final norm: a float parameter in every variant (a quantized model's output layer
+        # holds int8 buffers, not a weight)
+        ref = self.model.norm.weight
         return KVCache(
             self.config,
             batch_size,

@@ -175,17 +175,6 @@ class QuantizedLlama(Llama):
     def head_linear(self) -> nn.Module:
         return self.lm_head.linear if isinstance(self.lm_head, TiedHead) else self.lm_head
 
-    def make_cache(
-        self, batch_size: int, max_len: int | None = None, dtype: torch.dtype | None = None
-    ) -> KVCache:
-        device = self.model.norm.weight.device
-        cache_dtype = dtype or (
-            torch.float32 if device.type == "cpu" else self.model.norm.weight.dtype
-        )
-        return KVCache(
-            self.config, batch_size, max_len or self.config.max_seq_len, device, cache_dtype
-        )
-
     def forward(
         self,
         idx: torch.Tensor,
