@@ -45,6 +45,7 @@ from common import (
 from torch import nn
 
 from tinylm.device import autocast, configure_backends, hardware_half_dtype, resolve_dtype
+from tinylm.models import flops_per_token
 
 # name -> (preset, vocab override)
 CASES: dict[str, tuple[str, int | None]] = {
@@ -55,22 +56,6 @@ CASES: dict[str, tuple[str, int | None]] = {
     "42m": ("42m", None),
     "110m": ("110m", None),
 }
-
-
-def matmul_params(model: nn.Module) -> int:
-    seen: set[int] = set()
-    total = 0
-    for module in model.modules():
-        if isinstance(module, nn.Linear) and id(module.weight) not in seen:
-            seen.add(id(module.weight))
-            total += module.weight.numel()
-    return total
-
-
-def flops_per_token(model: nn.Module, seq_len: int) -> float:
-    cfg = model.config
-    attention = 12 * cfg.n_layers * cfg.n_heads * cfg.head_dim * seq_len
-    return 6 * matmul_params(model) + attention
 
 
 def make_step(

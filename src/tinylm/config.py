@@ -13,6 +13,7 @@ from typing import Any
 from tinylm.errors import TinylmError, did_you_mean
 from tinylm.presets import check_preset_arch, preset
 from tinylm.settings import MAX_SEED, check_all, check_keys, coerce, setting
+from tinylm.tracking import NONE, parse_trackers
 
 ARCHES = ("llama", "rnn", "megabyte")
 RNN_CELLS = ("lstm", "gru")
@@ -260,6 +261,15 @@ class TrainConfig:
     )
     sample_tokens: int = setting(120, "new tokens per sample story", minimum=0)
     log_every: int = setting(10, "progress line every N steps", unit="steps", above=0)
+    log_to: str = setting(
+        NONE,
+        "experiment trackers besides metrics.jsonl: tensorboard, wandb (offline unless "
+        "WANDB_MODE says otherwise), several with commas, or none",
+        parse=parse_trackers,
+        metavar="{tensorboard,wandb,none}",
+        gui="log to",
+        offered=(NONE, "tensorboard", "wandb", "tensorboard,wandb"),
+    )
     device: str = setting(
         "auto", "auto, cpu, cuda, cuda:N or mps", gui="device", offered=("auto", "cpu", "cuda")
     )
@@ -292,6 +302,7 @@ class TrainConfig:
 
     def validate(self) -> None:
         check_all(self)
+        self.log_to = parse_trackers(self.log_to)
         if self.min_lr > self.lr:
             raise TinylmError(f"--min-lr must be in [0, lr={self.lr}], got {self.min_lr}")
         if not _DEVICE.match(self.device):

@@ -9,7 +9,9 @@ import functools
 import hashlib
 import os
 import platform
+import statistics
 import sys
+import time
 from collections.abc import Iterator
 
 import torch
@@ -143,3 +145,23 @@ def keep_freed_memory() -> None:
         return
     mallopt(_M_MMAP_THRESHOLD, 32 << 20)
     mallopt(_M_TRIM_THRESHOLD, 1 << 30)
+
+
+def matmul_peak_flops(device: torch.device, dtype: torch.dtype, seconds: float = 0.5) -> float:
+    """This device's matmul FLOP/s in `dtype`, measured: the median of short bursts of square
+    products. What the MFU a tracker logs is taken against, because a CPU has no datasheet
+    peak worth using (a VM's cores, AMX or not, turbo and neighbours decide it)."""
+    n = 4096 if device.type == "cuda" else 1024
+    a = torch.randn(n, n, device=device).to(dtype)
+    b = torch.randn(n, n, device=device).to(dtype)
+    synchronize = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
+    a @ b
+    synchronize()
+    rates: list[float] = []
+    deadline = time.perf_counter() + seconds
+    while time.perf_counter() < deadline or len(rates) < 3:
+        start = time.perf_counter()
+        a @ b
+        synchronize()
+        rates.append(2 * n**3 / max(time.perf_counter() - start, 1e-9))
+    return statistics.median(rates)

@@ -38,6 +38,7 @@ from tinylm.locks import LOCK_NAME
 from tinylm.models import build_model, count_parameters
 from tinylm.textstream import GenerationStream
 from tinylm.tokenizer import Tokenizer
+from tinylm.tracking import TENSORBOARD_DIR, WANDB_DIR
 from tinylm.version import __version__
 
 CONFIG_FILE = "config.json"
@@ -50,7 +51,17 @@ LOSS_PLOT = "loss.png"
 # What a launcher (the GUI) may put in a new run folder before training starts: its job record,
 # the log it sends our output to, and a config file with the chosen hyper-parameters.
 LAUNCHER_FILES = ("job.json", "train.log", "train.toml", LOCK_NAME)
-RUN_FILES = (TOKENIZER_FILE, METRICS_FILE, SAMPLES_FILE, LOSS_PLOT, CHECKPOINTS_DIR, MODEL_FILE)
+# (and the --log-to trackers' folders, `tinylm.tracking`)
+RUN_FILES = (
+    TOKENIZER_FILE,
+    METRICS_FILE,
+    SAMPLES_FILE,
+    LOSS_PLOT,
+    CHECKPOINTS_DIR,
+    MODEL_FILE,
+    TENSORBOARD_DIR,
+    WANDB_DIR,
+)
 
 
 def write_run_config(

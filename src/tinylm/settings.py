@@ -42,6 +42,7 @@ class Setting:
     flag_sets: bool = True
     gui: str = ""  # the GUI's label for it, when the GUI offers it
     offered: tuple[str, ...] = ()  # values a form offers in a list (the setting may take others)
+    metavar: str = ""  # the flag's value placeholder in --help, when the type's is not right
 
 
 def setting(default: Any, help: str, **details: Any) -> Any:
@@ -243,6 +244,8 @@ def describe(s: Setting) -> str:
 
 
 def metavar(f: Field, s: Setting) -> str:
+    if s.metavar:
+        return s.metavar
     if s.choices:
         return "{" + ",".join(s.choices) + "}"
     if s.parse is not None:

@@ -34,6 +34,7 @@ from tinylm.device import (
     compile_cache_for_this_cpu,
     configure_backends,
     dtype_name,
+    matmul_peak_flops,
     resolve_device,
 )
 from tinylm.distributed import (
@@ -45,7 +46,7 @@ from tinylm.errors import TinylmError
 from tinylm.faults import Faults, bad_step_action
 from tinylm.fileio import atomic_copy
 from tinylm.locks import Lock
-from tinylm.models import build_model, count_parameters
+from tinylm.models import build_model, count_parameters, flops_per_token
 from tinylm.optim import make_optimizer
 from tinylm.plots import plot_losses
 from tinylm.progress import Progress, console, format_duration
@@ -62,6 +63,7 @@ from tinylm.run import (
 from tinylm.schedule import effective_warmup, lr_at
 from tinylm.stop_signals import stop_requests
 from tinylm.tokenizer import Tokenizer
+from tinylm.tracking import Trackers, check_trackers_installed
 from tinylm.train_checkpoint import Checkpointer
 from tinylm.train_eval import Validator
 from tinylm.train_log import StepLog
@@ -117,6 +119,8 @@ class Trainer:
             model_cfg = init_model_config(self.init_from, self.meta)
         self.model_cfg = model_cfg
         self.cfg = train_cfg
+        check_trackers_installed(train_cfg.log_to)
+        self.trackers = Trackers([])
         self.faults = Faults()
         self.notes += fit_to_data(
             model_cfg, train_cfg, self.meta, self.tokenizer, self.init_from, self.checkpoint
@@ -273,6 +277,22 @@ class Trainer:
     def _write_metrics(self, record: dict[str, Any]) -> None:
         if self.dist.is_main:
             append_jsonl(self.out / METRICS_FILE, record)
+            self.trackers.record(record)
+
+    def _open_trackers(self, resumed: bool) -> None:
+        """The --log-to trackers, on rank 0, once config.json is written (their hyper-parameters
+        are what it records). MFU is taken against this device's matmul peak, measured now."""
+        if not self.dist.is_main or self.cfg.log_to == "none":
+            return
+        seq = self.model_cfg.max_seq_len
+        peak = matmul_peak_flops(self.device, self.dtype) * self.dist.world_size
+        self.trackers = Trackers.open(
+            self.cfg.log_to,
+            self.out,
+            read_run_config(self.out),
+            self.state.step + 1 if resumed else None,  # the first step this process logs
+            flops_per_token(self.model, seq) / peak,
+        )
 
     def fit(self) -> TrainResult:
         """Train, holding the run folder's lock throughout: a second process training into
@@ -319,12 +339,16 @@ class Trainer:
                 self._init_from_note(),
             )
         self._announce(resumed)
+        self._open_trackers(resumed)
         if self.cfg.on_nan == "rollback" and self.state.step == 0:
             self.save_checkpoint()  # something to roll back to before the first regular save
         try:
             interrupted = self._loop()
             if self.state.step > 0 or resumed:
                 self.save_checkpoint()
+            if self.dist.is_main:
+                plot_losses(self.out / METRICS_FILE, self.out / LOSS_PLOT)
+                self.trackers.loss_plot(self.out / LOSS_PLOT)
         except OSError as exc:  # metrics, samples or logs could not be written: disk full, gone
             last = next(iter(checkpoint_dirs(self.out)), None)
             kept = f"the last checkpoint {last.name} is intact" if last else "no checkpoint yet"
@@ -332,8 +356,8 @@ class Trainer:
                 f"could not write to {self.out} at step {self.state.step} ({exc.strerror or exc}); "
                 f"{kept}; free space and continue with --resume"
             ) from None
-        if self.dist.is_main:
-            plot_losses(self.out / METRICS_FILE, self.out / LOSS_PLOT)
+        finally:
+            self.trackers.close()
         return TrainResult(
             run_dir=self.out,
             step=self.state.step,
@@ -407,7 +431,7 @@ class Trainer:
                 for group in self.optimizer.param_groups:
                     group["lr"] = lr
                 step_start = time.perf_counter()
-                loss, healthy = self._train_step()
+                loss, healthy, grad_norm = self._train_step()
                 self.step_seconds += time.perf_counter() - step_start
                 self.steps_timed += 1
                 if not healthy:
@@ -421,7 +445,7 @@ class Trainer:
                     self.consecutive_bad = 0
                 state.step += 1
                 state.tokens_seen += tokens_per_step
-                log.step(state.step, loss if healthy else None, lr)
+                log.step(state.step, loss if healthy else None, lr, grad_norm)
                 if log.pending and (
                     state.step % cfg.log_every == 0 or state.step == state.max_steps
                 ):
@@ -502,9 +526,10 @@ class Trainer:
             "--dtype fp32"
         )
 
-    def _train_step(self) -> tuple[torch.Tensor, bool]:
-        """One optimizer step; returns the mean loss and whether the update was applied (it is
-        not when the loss or the gradient norm is NaN/Inf on any rank)."""
+    def _train_step(self) -> tuple[torch.Tensor, bool, torch.Tensor]:
+        """One optimizer step; returns the mean loss, whether the update was applied (it is
+        not when the loss or the gradient norm is NaN/Inf on any rank) and the gradient norm
+        before clipping."""
         cfg = self.cfg
         total = torch.zeros((), device=self.device)
         for micro in range(cfg.grad_accum):
@@ -532,7 +557,7 @@ class Trainer:
             self.scaler.step(self.optimizer)
         self.scaler.update()
         self.optimizer.zero_grad(set_to_none=True)
-        return total / cfg.grad_accum, healthy
+        return total / cfg.grad_accum, healthy, norm.detach()
 
     def _eval_and_sample(self, bar: Progress) -> None:
         started = time.perf_counter()
@@ -550,6 +575,7 @@ class Trainer:
             text = self.validator.sample(self.out, self.state.step)
             if self.dist.is_main:
                 append_jsonl(self.out / SAMPLES_FILE, {"step": self.state.step, "text": text})
+                self.trackers.sample(self.state.step, text)
             bar.log(f"sample: {text}")
         if self.dist.is_main:
             plot_losses(self.out / METRICS_FILE, self.out / LOSS_PLOT)

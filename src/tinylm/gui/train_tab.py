@@ -68,7 +68,7 @@ def samples_markdown(rows: list[dict]) -> str:
 HYPER_ROWS = (
     ("batch_size", "grad_accum", "lr"),
     ("warmup", "eval_every", "context"),
-    ("seed", "device"),
+    ("seed", "device", "log_to"),
 )
 CONTEXT_LABEL = "context length"
 

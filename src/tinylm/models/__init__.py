@@ -125,3 +125,26 @@ def count_parameters(model: nn.Module, non_embedding: bool = False) -> int:
             continue
         total += p.numel()
     return total
+
+
+def matmul_parameters(model: nn.Module) -> int:
+    """Weights of the nn.Linear layers (a tied output layer once): the ones a token's forward
+    and backward pass multiply by, 6 FLOPs each."""
+    seen: set[int] = set()
+    total = 0
+    for module in model.modules():
+        if isinstance(module, nn.Linear) and id(module.weight) not in seen:
+            seen.add(id(module.weight))
+            total += module.weight.numel()
+    return total
+
+
+def flops_per_token(model: nn.Module, seq_len: int) -> float:
+    """Training FLOPs per token (forward + backward) as PaLM's appendix B counts them: 6 per
+    matmul weight, plus attention's 12 * layers * heads * head size * context. What MFU
+    divides by."""
+    cfg = model.config
+    attention = 0
+    if cfg.n_heads is not None:
+        attention = 12 * cfg.n_layers * cfg.n_heads * cfg.head_dim * seq_len
+    return float(6 * matmul_parameters(model) + attention)
