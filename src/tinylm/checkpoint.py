@@ -239,11 +239,13 @@ def write_checkpoint(
     extra: dict[str, torch.Tensor],
     trainer_json: str,
     keep: int,
+    run_weights: dict[str, torch.Tensor] | None = None,
 ) -> Path:
     """checkpoints/step-N/ (weights; optimizer state, `extra` tensors such as RNG states and the
     trainer's JSON; a manifest) under a temp name, renamed into place whole, then the run's own
-    model.safetensors refreshed from it (a copy) and older checkpoints beyond `keep` dropped. A
-    full disk is one line naming the checkpoint that is intact."""
+    model.safetensors refreshed from it (a copy; or `run_weights`, when the run's model is not
+    the checkpoint's, as a LoRA run's merged weights) and older checkpoints beyond `keep`
+    dropped. A full disk is one line naming the checkpoint that is intact."""
     root = run_dir / CHECKPOINTS_DIR
     final = root / f"step-{step:08d}"
     tmp = root / f".{final.name}.tmp"
@@ -268,7 +270,10 @@ def write_checkpoint(
         fsync_dir(root)
         # The run's own weights are a file of their own, not a link into the checkpoint: a
         # user who replaces model.safetensors must not damage the checkpoint with it.
-        atomic_copy(final / MODEL_FILE, run_dir / MODEL_FILE)
+        if run_weights is None:
+            atomic_copy(final / MODEL_FILE, run_dir / MODEL_FILE)
+        else:
+            save_tensors(run_dir / MODEL_FILE, model_tensors(run_weights, tied), {"format": "pt"})
     except OSError as exc:
         shutil.rmtree(tmp, ignore_errors=True)
         previous = next((p.name for p in checkpoint_dirs(run_dir) if p != final), None)

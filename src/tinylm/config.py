@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from tinylm.errors import TinylmError, did_you_mean
+from tinylm.lora_spec import DEFAULT_TARGETS, parse_targets
 from tinylm.presets import check_preset_arch, preset
 from tinylm.settings import MAX_SEED, check_all, check_keys, coerce, setting
 from tinylm.tracking import NONE, parse_trackers
@@ -287,6 +288,20 @@ class TrainConfig:
         choices=NAN_POLICIES,
     )
     max_bad_steps: int = setting(10, "consecutive skips or rollbacks before giving up", above=0)
+    # LoRA (`tinylm.lora`): adapters on a trained model's linears, the rest frozen; finetune
+    # (or train --init-from) only, since adapters of random weights would learn nothing useful.
+    lora_rank: int | None = setting(
+        None, "LoRA: train rank-r adapters only, the base model frozen (finetune)", above=0
+    )
+    lora_alpha: float | None = setting(
+        None, "LoRA: the adapters' scale is alpha / rank (default: 2 x rank)", above=0
+    )
+    lora_targets: str = setting(
+        DEFAULT_TARGETS, "LoRA: the layers to adapt, from q,k,v,o,gate,up,down"
+    )
+    lora_dropout: float = setting(
+        0.0, "LoRA: dropout on the adapters' input", minimum=0, maximum=0.9
+    )
     # Instruct data (`data prepare --instruct`) carries a loss mask; True trains on the stories
     # only, False on everything (prompts included). Data without a mask ignores this.
     loss_mask: bool = setting(
@@ -299,6 +314,8 @@ class TrainConfig:
     def __post_init__(self) -> None:
         if self.min_lr is None:
             self.min_lr = self.lr / 10
+        if self.lora_rank is not None and self.lora_alpha is None:
+            self.lora_alpha = 2.0 * self.lora_rank  # config.json records the scale used
 
     def validate(self) -> None:
         check_all(self)
@@ -307,6 +324,25 @@ class TrainConfig:
             raise TinylmError(f"--min-lr must be in [0, lr={self.lr}], got {self.min_lr}")
         if not _DEVICE.match(self.device):
             raise TinylmError(f"--device must be auto, cpu, cuda or cuda:N, got '{self.device}'")
+        lora_only = {
+            "--lora-alpha": self.lora_alpha is not None,
+            "--lora-dropout": self.lora_dropout > 0,
+            "--lora-targets": self.lora_targets != DEFAULT_TARGETS,
+        }
+        if self.lora_rank is None and any(lora_only.values()):
+            given = next(flag for flag, set_ in lora_only.items() if set_)
+            raise TinylmError(f"{given} shapes LoRA adapters; add --lora-rank N to train them")
+        if self.lora_rank is not None:
+            self.lora_targets = ",".join(parse_targets(self.lora_targets))
+            if self.optimizer == "muon":
+                raise TinylmError(
+                    "--lora-rank trains small adapters with AdamW; drop --optimizer muon"
+                )
+            if self.parallel == "fsdp":
+                raise TinylmError(
+                    "--lora-rank keeps the base model frozen and whole on every process; use "
+                    "--parallel ddp (the default) with LoRA"
+                )
         if self.optimizer == "muon" and self.parallel == "fsdp":
             raise TinylmError(
                 "--optimizer muon orthogonalises whole matrices, which FSDP shards across "
@@ -363,6 +399,8 @@ def load_toml(path: str | Path) -> tuple[dict[str, Any], dict[str, Any]]:
 # warm-up instead, so the model adapts without forgetting how to write.
 FINETUNE_DEFAULTS: dict[str, Any] = {"lr": 1e-4, "warmup": 20}
 BASE_SCHEDULE_KEYS = ("lr", "min_lr", "warmup", "max_steps", "time_budget")
+# Nor its LoRA: a fine-tune of a LoRA run starts from its merged weights, adapters chosen anew.
+BASE_LORA_KEYS = ("lora_rank", "lora_alpha", "lora_targets", "lora_dropout")
 
 
 def resolve_configs(
@@ -403,7 +441,7 @@ def resolve_configs(
             {
                 k: v
                 for k, v in (base.get("train") or {}).items()
-                if k in known and k not in BASE_SCHEDULE_KEYS
+                if k in known and k not in (*BASE_SCHEDULE_KEYS, *BASE_LORA_KEYS)
             }
         )
         train.update(FINETUNE_DEFAULTS)

@@ -165,3 +165,25 @@ def matmul_peak_flops(device: torch.device, dtype: torch.dtype, seconds: float =
         synchronize()
         rates.append(2 * n**3 / max(time.perf_counter() - start, 1e-9))
     return statistics.median(rates)
+
+
+def device_description(device: torch.device, processes: int = 1) -> str:
+    """The hardware a run trained on, in words for a model card: 'NVIDIA H100 80GB HBM3' or
+    'AMD EPYC, 2 cores', times the processes, with the torch build."""
+    if device.type == "cuda":
+        what = torch.cuda.get_device_name(device)
+    else:
+        what = platform.processor() or platform.machine()
+        try:
+            with open("/proc/cpuinfo", encoding="utf-8") as f:
+                names = [
+                    line.split(":", 1)[1].strip() for line in f if line.startswith("model name")
+                ]
+            what = names[0] if names else what
+        except OSError:
+            pass
+        what = f"{what}, {torch.get_num_threads()} threads"
+        if device.type == "mps":
+            what = f"Apple GPU (mps), {what}"
+    many = f"{processes} processes on " if processes > 1 else ""
+    return f"{many}{what}; torch {torch.__version__}"

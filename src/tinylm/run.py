@@ -35,6 +35,7 @@ from tinylm.fileio import atomic_write_json
 from tinylm.framing import run_framing
 from tinylm.generate import SamplingOptions, generate_tokens
 from tinylm.locks import LOCK_NAME
+from tinylm.lora_spec import ADAPTER_CONFIG, ADAPTER_FILE
 from tinylm.models import build_model, count_parameters
 from tinylm.textstream import GenerationStream
 from tinylm.tokenizer import Tokenizer
@@ -51,7 +52,7 @@ LOSS_PLOT = "loss.png"
 # What a launcher (the GUI) may put in a new run folder before training starts: its job record,
 # the log it sends our output to, and a config file with the chosen hyper-parameters.
 LAUNCHER_FILES = ("job.json", "train.log", "train.toml", LOCK_NAME)
-# (and the --log-to trackers' folders, `tinylm.tracking`)
+# (and the --log-to trackers' folders, `tinylm.tracking`; a LoRA run's adapters, `tinylm.lora`)
 RUN_FILES = (
     TOKENIZER_FILE,
     METRICS_FILE,
@@ -61,6 +62,8 @@ RUN_FILES = (
     MODEL_FILE,
     TENSORBOARD_DIR,
     WANDB_DIR,
+    ADAPTER_FILE,
+    ADAPTER_CONFIG,
 )
 
 

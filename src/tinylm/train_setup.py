@@ -162,8 +162,11 @@ def write_training_config(
     train_tokens: int,
     parameters: int,
     init_from: str | None,
+    hardware: str,
 ) -> None:
-    """config.json of a training run: both configs, its data, size and story framing."""
+    """config.json of a training run: both configs, its data (with the sources and story
+    counts of its meta.json, so a model card can name them after the data folder is gone), the
+    hardware, size and story framing."""
     write_run_config(
         out,
         model_cfg,
@@ -174,7 +177,10 @@ def write_training_config(
                 "tokenizer_sha256": meta.tokenizer_sha256,
                 "train_tokens": train_tokens,
                 "instruct": meta.instruct is not None,
+                "sources": meta.sources,
+                "splits": meta.splits,
             },
+            "hardware": hardware,
             "parameters": parameters,
             "framing": BOS_EOS,  # prepared shards frame every story as BOS + story + EOS
             **({"init_from": init_from} if init_from else {}),

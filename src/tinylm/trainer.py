@@ -33,6 +33,7 @@ from tinylm.device import (
     autocast,
     compile_cache_for_this_cpu,
     configure_backends,
+    device_description,
     dtype_name,
     matmul_peak_flops,
     resolve_device,
@@ -46,6 +47,8 @@ from tinylm.errors import TinylmError
 from tinylm.faults import Faults, bad_step_action
 from tinylm.fileio import atomic_copy
 from tinylm.locks import Lock
+from tinylm.lora import apply_lora
+from tinylm.lora_spec import spec_from
 from tinylm.models import build_model, count_parameters, flops_per_token
 from tinylm.optim import make_optimizer
 from tinylm.plots import plot_losses
@@ -120,6 +123,12 @@ class Trainer:
         self.model_cfg = model_cfg
         self.cfg = train_cfg
         check_trackers_installed(train_cfg.log_to)
+        self.lora = spec_from(train_cfg)
+        if self.lora is not None and self.init_from is None and self.checkpoint is None:
+            raise TinylmError(
+                "--lora-rank adapts a trained model; start from one with `tinylm finetune RUN "
+                "--lora-rank N` (or --init-from RUN)"
+            )
         self.trackers = Trackers([])
         self.faults = Faults()
         self.notes += fit_to_data(
@@ -145,6 +154,14 @@ class Trainer:
         if self.init_from is not None and self.checkpoint is None:
             # before wrapping: FSDP shards the parameters in place
             load_model_weights(self.init_from / MODEL_FILE, self.model)
+        if self.lora is not None:  # adapters on the loaded base (a resume loads both after)
+            trainable = apply_lora(self.model, self.lora)
+            total = count_parameters(self.model)
+            self.notes.append(
+                f"LoRA rank {self.lora.rank}, alpha {self.lora.alpha:g} on "
+                f"{','.join(self.lora.targets)}: {trainable:,} trainable parameters of {total:,} "
+                f"({100 * trainable / total:.2f} %)"
+            )
         self.train_tokens = open_tokens(self.meta, "train")
         self.val_tokens = open_tokens(self.meta, "val")
         self.train_mask = open_mask(self.meta, "train") if cfg.loss_mask else None
@@ -189,6 +206,8 @@ class Trainer:
             self.dist,
             self.device,
             cfg.keep_checkpoints,
+            self.lora,
+            self._init_from_note(),
         )
         # What a checkpoint saves and --resume restores (`tinylm.train_state`). A time budget's
         # run sizes itself twice: a first guess before step 0 (`budget.first_plan`), then once
@@ -337,6 +356,7 @@ class Trainer:
                 len(self.train_tokens),
                 count_parameters(self.model),
                 self._init_from_note(),
+                device_description(self.device, self.dist.world_size),
             )
         self._announce(resumed)
         self._open_trackers(resumed)

@@ -1,8 +1,8 @@
 """The `tinylm` command line. Every user mistake ends in one line on stderr and exit code 2.
 
 Each group of verbs keeps its parsers next to its handlers: `data` (data, tokenizer), `train`
-(train, finetune), `use` (generate, eval, export, import, presets, demo) and `serving` (serve,
-gui). Adding a verb is one `add_parsers` entry in the module of its group.
+(train, finetune), `use` (generate, eval, export, push, import, presets, demo) and `serving`
+(serve, gui). Adding a verb is one `add_parsers` entry in the module of its group.
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""`tinylm generate`, `eval`, `export`, `import`, `presets` and `demo`: using a trained run."""
+"""`tinylm generate`, `eval`, `export`, `push`, `import`, `presets` and `demo`: using a trained
+run."""
 
 from __future__ import annotations
 
@@ -128,7 +129,44 @@ def add_parsers(commands: Any) -> None:
         help="llama2c version 2: weights per int8 scale (default: 64, halved until it divides "
         "dim and hidden_dim, as llama2.c's export.py does)",
     )
+    exp.add_argument(
+        "--adapter-only",
+        action="store_true",
+        help="hf, LoRA runs: the adapters alone, as a PEFT adapter folder (default: merged)",
+    )
+    exp.add_argument(
+        "--report",
+        help="hf: an evaluation report folder (`tinylm eval RUN --report DIR`) whose numbers "
+        "go into the model card (README.md)",
+    )
     exp.set_defaults(func=cmd_export)
+
+    push = commands.add_parser(
+        "push", help="upload a run to the Hugging Face hub, exported as a Hugging Face folder"
+    )
+    push.add_argument("run", help="run folder")
+    push.add_argument(
+        "--repo",
+        required=True,
+        help="hub repo id, user/name or org/name: created if new, a new commit if not",
+    )
+    push.add_argument(
+        "--private",
+        action="store_true",
+        help="create the repo private (an existing public repo is refused: the hub keeps its "
+        "visibility)",
+    )
+    push.add_argument(
+        "--revision", default="main", help="branch to commit to, created if missing (main)"
+    )
+    push.add_argument("--message", help="commit summary (default: Upload RUN (DTYPE) ...)")
+    push.add_argument(
+        "--dtype",
+        default="fp32",
+        choices=EXPORT_FORMATS["hf"].dtypes,
+        help="weight type of the uploaded model.safetensors",
+    )
+    push.set_defaults(func=cmd_push)
 
     imp = commands.add_parser(
         "import", help="make a run from a Hugging Face Llama folder or a llama2.c .bin"
@@ -363,9 +401,39 @@ def cmd_export(args: argparse.Namespace) -> None:
             "--group-size is for quantized exports (llama2c --version 2); drop it, or quantize "
             "the run first (tinylm quantize RUN --group-size ...)"
         )
-    lines = export_run(args.run, args.format, args.out, dtype, args.tokenizer_out, args.group_size)
+    if args.adapter_only:
+        if args.format != "hf":
+            raise TinylmError("--adapter-only writes a PEFT adapter folder; use --format hf")
+        from tinylm.interop.hf import export_adapter
+
+        for line in export_adapter(args.run, args.out):
+            print(line)
+        return
+    if args.report is not None and args.format != "hf":
+        raise TinylmError(
+            f"--report puts evaluation numbers in the model card of an hf export; --format "
+            f"{args.format} has no card"
+        )
+    lines = export_run(
+        args.run, args.format, args.out, dtype, args.tokenizer_out, args.group_size, args.report
+    )
     for line in lines:
         print(line)
+
+
+def cmd_push(args: argparse.Namespace) -> None:
+    from tinylm.interop.hub_push import push_run
+
+    print(
+        push_run(
+            args.run,
+            args.repo,
+            private=args.private,
+            revision=args.revision,
+            message=args.message,
+            dtype=args.dtype,
+        )
+    )
 
 
 def cmd_import(args: argparse.Namespace) -> None:

@@ -10,7 +10,7 @@ and each data-parallel rank reads its own disjoint slice.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +32,8 @@ class DataMeta:
     splits: dict[str, dict[str, int]]
     # TinyStories-Instruct data (`data prepare --instruct`): loss-mask files, sample prompt...
     instruct: dict[str, Any] | None = None
+    # where the stories came from: path, sha256 and story count per source file
+    sources: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def has_mask(self) -> bool:
@@ -69,6 +71,7 @@ def load_meta(data_dir: str | Path) -> DataMeta:
         tokenizer_sha256=meta["tokenizer_sha256"],
         splits=meta["splits"],
         instruct=meta.get("instruct"),
+        sources=list(meta.get("sources") or []),
     )
 
 

@@ -19,8 +19,10 @@ def export_run(
     dtype: str = "fp32",
     tokenizer_out: str | None = None,
     group_size: int | None = None,
+    report: str | None = None,
 ) -> list[str]:
-    """Write `run_dir` in format `fmt` (a name in `interop.formats.EXPORT_FORMATS`)."""
+    """Write `run_dir` in format `fmt` (a name in `interop.formats.EXPORT_FORMATS`);
+    `report`: an evaluation report folder for the model card (hf)."""
     target = export_format(fmt)
     out_path = Path(out)
     if target.single_file and out_path.is_dir():
@@ -42,7 +44,7 @@ def export_run(
     run = load_run(run_dir)
     try:
         tok = Path(tokenizer_out) if tokenizer_out else None
-        return target.write(run, out_path, dtype, tok, group_size)
+        return target.write(run, out_path, dtype, tok, group_size, Path(report) if report else None)
     except OSError as exc:
         if disk_full(exc, out_path):
             raise TinylmError(disk_full_message(out_path)) from None

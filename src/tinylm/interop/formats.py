@@ -39,9 +39,11 @@ class ExportFormat(Protocol):
         dtype: str,
         tokenizer_out: Path | None,
         group_size: int | None = None,
+        report: Path | None = None,
     ) -> list[str]:
         """Write `run` to `out` (`group_size`: of a quantized dtype where the format has a
-        choice); the lines that say what was written and how to use it."""
+        choice; `report`: an evaluation report folder whose numbers a model card quotes); the
+        lines that say what was written and how to use it."""
         ...
 
 
@@ -75,10 +77,13 @@ class HuggingFace:
         dtype: str,
         tokenizer_out: Path | None,
         group_size: int | None = None,
+        report: Path | None = None,
     ) -> list[str]:
         from tinylm.interop.hf import export_hf
+        from tinylm.interop.model_card import model_card
 
-        export_hf(float_model(run), run.tokenizer, out, dtype, run.framing)
+        card = model_card(run, dtype, report)  # before writing: a bad --report stops it
+        export_hf(float_model(run), run.tokenizer, out, dtype, run.framing, card)
         return [
             f"exported {run.path} to {out} (LlamaForCausalLM, {dtype}, {_size(out)})",
             f"use it: transformers.pipeline('text-generation', model='{out}')",
@@ -104,6 +109,7 @@ class Llama2c:
         dtype: str,
         tokenizer_out: Path | None,
         group_size: int | None = None,
+        report: Path | None = None,
     ) -> list[str]:
         from tinylm.interop.llama2c import export_llama2c
 
@@ -141,6 +147,7 @@ class Gguf:
         dtype: str,
         tokenizer_out: Path | None,
         group_size: int | None = None,
+        report: Path | None = None,
     ) -> list[str]:
         from tinylm.interop.gguf import export_gguf
 

@@ -3,7 +3,8 @@
 tinylm's Llama uses HF's parameter names and HF's rotate-half RoPE, so the weights copy across
 unchanged (tests check logits agree to 1e-4 with transformers). The folder gets the files
 `transformers.pipeline('text-generation', model=DIR)` needs: config.json, generation_config.json,
-model.safetensors, tokenizer.json, tokenizer_config.json and special_tokens_map.json.
+model.safetensors, tokenizer.json, tokenizer_config.json and special_tokens_map.json; and a
+README.md model card for the hub.
 
 Import takes any small Llama folder with safetensors weights (pickled pytorch_model.bin files
 are refused: loading them can run arbitrary code) and refuses configs whose maths tinylm does
@@ -25,7 +26,7 @@ from torch import nn
 from tinylm.checkpoint import MODEL_FILE, model_tensors, read_tensors, save_tensors
 from tinylm.config import ModelConfig
 from tinylm.errors import TinylmError
-from tinylm.fileio import atomic_write_json, check_output_folder
+from tinylm.fileio import atomic_write_json, atomic_write_text, check_output_folder
 from tinylm.framing import BOS_EOS, check_framing
 from tinylm.interop.runs import check_tokenizer_fits, write_imported_run
 from tinylm.interop.tokenizer_files import load_tokenizer_file
@@ -122,9 +123,12 @@ def export_hf(
     out: str | Path,
     dtype: str = "fp32",
     framing: str = BOS_EOS,
+    card: str | None = None,
 ) -> Path:
     """`framing` goes into config.json as `tinylm_framing` (transformers keeps unknown keys), so
-    importing the folder again scores the model as it was trained."""
+    importing the folder again scores the model as it was trained. `card`: the README.md model
+    card (`tinylm.interop.model_card`), written with the rest, so a folder is never half a
+    release."""
     out = Path(out)
     check_output_folder(out)
     cfg: ModelConfig = model.config
@@ -154,6 +158,8 @@ def export_hf(
             },
         )
         atomic_write_json(tmp / "special_tokens_map.json", specials)
+        if card is not None:
+            atomic_write_text(tmp / "README.md", card)
         if out.is_dir():
             out.rmdir()  # checked empty above
         os.replace(tmp, out)
@@ -286,3 +292,38 @@ def import_hf(
     recorded = str(raw.get(FRAMING_KEY, BOS_EOS))
     framing = framing or check_framing(recorded, f"{FRAMING_KEY} in {folder / 'config.json'}")
     return write_imported_run(out, cfg, tensors, tokenizer, source, framing)
+
+
+def export_adapter(run_dir: str | Path, out: str | Path) -> list[str]:
+    """`export --format hf --adapter-only`: a LoRA run's adapters as a PEFT adapter folder
+    (adapter_model.safetensors + adapter_config.json), loadable with
+    `peft.PeftModel.from_pretrained(base, out)` on the base model's own HF export."""
+    from tinylm.lora_spec import ADAPTER_CONFIG, ADAPTER_FILE
+
+    run, out = Path(run_dir), Path(out)
+    if not (run / ADAPTER_FILE).is_file() or not (run / ADAPTER_CONFIG).is_file():
+        raise TinylmError(
+            f"{run} has no LoRA adapters ({ADAPTER_FILE}); --adapter-only exports a run "
+            "fine-tuned with `tinylm finetune BASE --lora-rank N`; drop --adapter-only to "
+            "export the whole model"
+        )
+    check_output_folder(out)
+    tmp = out.with_name(f".{out.name}.export.tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    try:
+        for name in (ADAPTER_FILE, ADAPTER_CONFIG):
+            shutil.copyfile(run / name, tmp / name)
+        if out.is_dir():
+            out.rmdir()  # checked empty above
+        os.replace(tmp, out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    base = json.loads((out / ADAPTER_CONFIG).read_text(encoding="utf-8"))
+    return [
+        f"exported the LoRA adapters of {run} to {out} (PEFT, rank {base['r']})",
+        "use them: peft.PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(BASE_HF), "
+        f"'{out}'), BASE_HF being `tinylm export {base['base_model_name_or_path'] or 'BASE'} "
+        "--format hf`",
+    ]
