@@ -13,10 +13,11 @@ from torch import nn
 
 from tinylm.config import ModelConfig, TrainConfig, model_config_from_dict, resolve_configs
 from tinylm.data.dataset import BatchSampler, DataMeta
-from tinylm.device import autocast, dtype_name, resolve_dtype
+from tinylm.device import autocast, dtype_name, matmul_peak_flops, resolve_dtype
 from tinylm.errors import TinylmError
 from tinylm.framing import BOS_EOS
-from tinylm.models import check_data_fits_family
+from tinylm.lora_spec import LoraSpec, spec_from
+from tinylm.models import check_data_fits_family, count_parameters, flops_per_token
 from tinylm.precision import auto_candidates, fastest
 from tinylm.run import (
     CONFIG_FILE,
@@ -216,3 +217,33 @@ def announcement(
     if warmup != cfg.warmup:
         lines.append(f"note: warm-up shortened to {warmup} steps (a fifth of the run)")
     return lines
+
+
+def lora_of(cfg: TrainConfig, init_from: Path | None, checkpoint: Path | None) -> LoraSpec | None:
+    """The run's LoRA, if any; adapters need trained weights under them."""
+    spec = spec_from(cfg)
+    if spec is not None and init_from is None and checkpoint is None:
+        raise TinylmError(
+            "--lora-rank adapts a trained model; start from one with `tinylm finetune RUN "
+            "--lora-rank N` (or --init-from RUN)"
+        )
+    return spec
+
+
+def add_lora(model: nn.Module, spec: LoraSpec) -> str:
+    """Freeze `model` and put the adapters on; the line that says what trains."""
+    from tinylm.lora import apply_lora
+
+    trainable = apply_lora(model, spec)
+    total = count_parameters(model)
+    return (
+        f"LoRA rank {spec.rank}, alpha {spec.alpha:g} on {','.join(spec.targets)}: "
+        f"{trainable:,} trainable parameters of {total:,} ({100 * trainable / total:.2f} %)"
+    )
+
+
+def mfu_factor(model: nn.Module, device: torch.device, dtype: torch.dtype, world: int) -> float:
+    """What turns a run's tokens/s into MFU: FLOPs per token over the devices' matmul peak in
+    the training dtype, measured now (half a second)."""
+    peak = matmul_peak_flops(device, dtype) * world
+    return flops_per_token(model, model.config.max_seq_len) / peak

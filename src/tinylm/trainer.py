@@ -25,7 +25,6 @@ from tinylm.checkpoint import (
     check_checkpoint_room,
     checkpoint_dirs,
     load_model_weights,
-    resumable_checkpoint,
 )
 from tinylm.config import ModelConfig, TrainConfig
 from tinylm.data.dataset import BatchSampler, load_meta, open_mask, open_tokens
@@ -35,7 +34,6 @@ from tinylm.device import (
     configure_backends,
     device_description,
     dtype_name,
-    matmul_peak_flops,
     resolve_device,
 )
 from tinylm.distributed import (
@@ -44,12 +42,10 @@ from tinylm.distributed import (
     wrap_model,
 )
 from tinylm.errors import TinylmError
-from tinylm.faults import Faults, bad_step_action
+from tinylm.faults import Faults
 from tinylm.fileio import atomic_copy
 from tinylm.locks import Lock
-from tinylm.lora import apply_lora
-from tinylm.lora_spec import spec_from
-from tinylm.models import build_model, count_parameters, flops_per_token
+from tinylm.models import build_model, count_parameters
 from tinylm.optim import make_optimizer
 from tinylm.plots import plot_losses
 from tinylm.progress import Progress, console, format_duration
@@ -67,13 +63,17 @@ from tinylm.schedule import effective_warmup, lr_at
 from tinylm.stop_signals import stop_requests
 from tinylm.tokenizer import Tokenizer
 from tinylm.tracking import Trackers, check_trackers_installed
+from tinylm.train_bad_steps import on_bad_step
 from tinylm.train_checkpoint import Checkpointer
 from tinylm.train_eval import Validator
 from tinylm.train_log import StepLog
 from tinylm.train_setup import (
+    add_lora,
     announcement,
     fit_to_data,
     init_model_config,
+    lora_of,
+    mfu_factor,
     resumed_configs,
     training_dtype,
     write_training_config,
@@ -123,12 +123,7 @@ class Trainer:
         self.model_cfg = model_cfg
         self.cfg = train_cfg
         check_trackers_installed(train_cfg.log_to)
-        self.lora = spec_from(train_cfg)
-        if self.lora is not None and self.init_from is None and self.checkpoint is None:
-            raise TinylmError(
-                "--lora-rank adapts a trained model; start from one with `tinylm finetune RUN "
-                "--lora-rank N` (or --init-from RUN)"
-            )
+        self.lora = lora_of(train_cfg, self.init_from, self.checkpoint)
         self.trackers = Trackers([])
         self.faults = Faults()
         self.notes += fit_to_data(
@@ -155,13 +150,7 @@ class Trainer:
             # before wrapping: FSDP shards the parameters in place
             load_model_weights(self.init_from / MODEL_FILE, self.model)
         if self.lora is not None:  # adapters on the loaded base (a resume loads both after)
-            trainable = apply_lora(self.model, self.lora)
-            total = count_parameters(self.model)
-            self.notes.append(
-                f"LoRA rank {self.lora.rank}, alpha {self.lora.alpha:g} on "
-                f"{','.join(self.lora.targets)}: {trainable:,} trainable parameters of {total:,} "
-                f"({100 * trainable / total:.2f} %)"
-            )
+            self.notes.append(add_lora(self.model, self.lora))
         self.train_tokens = open_tokens(self.meta, "train")
         self.val_tokens = open_tokens(self.meta, "val")
         self.train_mask = open_mask(self.meta, "train") if cfg.loss_mask else None
@@ -301,17 +290,14 @@ class Trainer:
     def _open_trackers(self, resumed: bool) -> None:
         """The --log-to trackers, on rank 0, once config.json is written (their hyper-parameters
         are what it records). MFU is taken against this device's matmul peak, measured now."""
-        if not self.dist.is_main or self.cfg.log_to == "none":
-            return
-        seq = self.model_cfg.max_seq_len
-        peak = matmul_peak_flops(self.device, self.dtype) * self.dist.world_size
-        self.trackers = Trackers.open(
-            self.cfg.log_to,
-            self.out,
-            read_run_config(self.out),
-            self.state.step + 1 if resumed else None,  # the first step this process logs
-            flops_per_token(self.model, seq) / peak,
-        )
+        if self.dist.is_main and self.cfg.log_to != "none":
+            self.trackers = Trackers.open(
+                self.cfg.log_to,
+                self.out,
+                read_run_config(self.out),
+                self.state.step + 1 if resumed else None,  # the first step this process logs
+                mfu_factor(self.model, self.device, self.dtype, self.dist.world_size),
+            )
 
     def fit(self) -> TrainResult:
         """Train, holding the run folder's lock throughout: a second process training into
@@ -499,52 +485,7 @@ class Trainer:
         return interrupted
 
     def _on_bad_step(self, bar: Progress) -> bool:
-        """A NaN/Inf loss or gradient: the update was not applied. Skip the batch, roll back to
-        the last checkpoint with half the learning rate, or stop, as --on-nan says. Returns True
-        after a rollback (the step counter moved back)."""
-        step = self.state.step + 1
-        self.state.bad_steps += 1
-        self.consecutive_bad += 1
-        policy = self.cfg.on_nan
-        action = bad_step_action(policy, self.consecutive_bad, self.state.rollbacks, self.cfg)
-        record: dict[str, Any] = {"step": step, "bad_step": True, "bad_steps": self.state.bad_steps}
-        if action == "skip":
-            self._write_metrics({**record, "action": "skipped"})
-            bar.log(
-                f"step {step}: NaN/Inf loss or gradient; update skipped "
-                f"({self.state.bad_steps} skipped so far)"
-            )
-            return False
-        if action == "rollback":
-            target, _ = resumable_checkpoint(self.out) if self.dist.is_main else (None, [])
-            target = self.dist.broadcast(target)
-            if target is not None:
-                self.state.rollbacks += 1
-                self.state.lr_scale *= 0.5
-                self._load_checkpoint(target, rollback=True)
-                self._write_metrics(
-                    {
-                        **record,
-                        "step": self.state.step,
-                        "from_step": step,
-                        "action": "rollback",
-                        "rollbacks": self.state.rollbacks,
-                        "lr_scale": self.state.lr_scale,
-                    }
-                )
-                bar.log(
-                    f"step {step}: NaN/Inf loss or gradient; rolled back to step {self.state.step} "
-                    f"with the learning rate x{self.state.lr_scale:g}"
-                )
-                return True
-        self._write_metrics({**record, "action": "stopped"})
-        self.save_checkpoint()  # the state is clean: the bad update was never applied
-        why = "too many in a row" if policy != "stop" else "--on-nan stop"
-        raise TinylmError(
-            f"training stopped at step {step}: the loss or gradients became NaN/Inf ({why}); "
-            f"a clean checkpoint of step {self.state.step} is saved; resume with a lower --lr or "
-            "--dtype fp32"
-        )
+        return on_bad_step(self, bar)
 
     def _train_step(self) -> tuple[torch.Tensor, bool, torch.Tensor]:
         """One optimizer step; returns the mean loss, whether the update was applied (it is

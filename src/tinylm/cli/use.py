@@ -56,7 +56,14 @@ def add_parsers(commands: Any) -> None:
         "eval",
         help="loss/perplexity/bits per byte; with --report DIR the full suite for several runs",
     )
-    ev.add_argument("runs", nargs="+", metavar="RUN", help="run folder(s), compared side by side")
+    ev.add_argument("runs", nargs="*", metavar="RUN", help="run folder(s), compared side by side")
+    ev.add_argument(
+        "--ratings",
+        metavar="FILE",
+        help="human ratings (the GUI's Rate tab writes ratings.jsonl): Bradley-Terry / Elo "
+        "with 95 %% intervals and win rates per run; with --judge-url and --judge-model, how "
+        "often the judge agrees",
+    )
     ev.add_argument("--data", help="prepared data folder (val split) or text file")
     ev.add_argument("--batch-size", type=positive_int, default=16)
     ev.add_argument("--device", default="cpu")
@@ -319,6 +326,11 @@ def cmd_eval(args: argparse.Namespace) -> None:
     from tinylm.precision import scoring_dtype
     from tinylm.run import check_run, load_run, read_run_config
 
+    if args.ratings:
+        cmd_eval_ratings(args)
+        return
+    if not args.runs:
+        raise TinylmError("eval needs a RUN folder (or --ratings FILE)")
     if args.instruct:
         cmd_eval_instruct(args)
         return
@@ -440,6 +452,37 @@ def cmd_import(args: argparse.Namespace) -> None:
     from tinylm.interop.commands import import_model
 
     print(import_model(args.source, args.out, args.tokenizer, args.framing))
+
+
+def cmd_eval_ratings(args: argparse.Namespace) -> None:
+    """`eval --ratings FILE`: the standings of the runs people rated (`tinylm.ratings`)."""
+    from tinylm.evalsuite.commands import make_judge
+    from tinylm.ratings import judge_agreement, read_ratings, standings, standings_markdown
+
+    if args.runs:
+        raise TinylmError("--ratings ranks the runs named in the file; drop the RUN arguments")
+    rated = read_ratings(args.ratings)
+    result = standings(rated.ratings, seed=args.seed)
+    judge = make_judge(args)
+    if judge is not None:
+        judge.preflight()
+        stories = sorted(
+            {(r["prompt"], r[k]) for r in rated.ratings for k in ("story_a", "story_b")}
+        )
+        grades = {}
+        for (prompt, story), (g, _) in zip(stories, judge.grade_all(
+            [(p, s[len(p):] if s.startswith(p) else s) for p, s in stories]
+        ), strict=True):  # fmt: skip
+            values = [getattr(g, c) for c in ("grammar", "creativity", "consistency", "plot")]
+            if all(v is not None for v in values):
+                grades[(prompt, story)] = sum(values) / len(values)
+        result.judge_agreement = judge_agreement(rated.ratings, grades)
+    if args.json:
+        from dataclasses import asdict
+
+        print(json.dumps({**asdict(result), "skipped": rated.skipped}, ensure_ascii=False))
+        return
+    print(standings_markdown(result, rated.skipped))
 
 
 def cmd_eval_instruct(args: argparse.Namespace) -> None:

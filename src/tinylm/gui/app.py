@@ -1,4 +1,4 @@
-"""`tinylm gui`: the Gradio app. Builds the four tabs, wires the few links between them (a model
+"""`tinylm gui`: the Gradio app. Builds the five tabs, wires the few links between them (a model
 loaded in Models is selected in Generate and Evaluate) and serves it on 127.0.0.1 by default."""
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import gradio as gr
 
-from tinylm.gui import evaluate_tab, generate_tab, models_tab, train_tab
+from tinylm.gui import evaluate_tab, generate_tab, models_tab, rate_tab, train_tab
 from tinylm.gui.context import GuiContext, wire_refresh
 from tinylm.gui.jobs import Jobs
 from tinylm.gui.workspace import Workspace
@@ -37,6 +37,8 @@ CSS = """
 .tl-badge { padding: 1px 8px; border-radius: 9px; background: #e0e7ff; font-size: 0.85em; }
 .tl-finished { background: #dcfce7; } .tl-failed, .tl-died { background: #fee2e2; }
 .tl-stopped { background: #fef9c3; }
+.tl-story { white-space: pre-wrap; padding: 8px; border: 1px solid #e5e7eb; border-radius: 6px;
+  min-height: 6em; }
 """
 
 
@@ -62,6 +64,8 @@ def build_app(ctx: GuiContext) -> gr.Blocks:
                 generate = generate_tab.build(ctx, ctx.engine.limits.max_new_tokens)
             with gr.Tab("Evaluate", id="evaluate") as evaluate_page:
                 evaluate = evaluate_tab.build(ctx)
+            with gr.Tab("Rate", id="rate") as rate_page:
+                rate = rate_tab.build(ctx)
 
         # A model loaded in Models becomes the one Generate and Evaluate use.
         def follow(run_id: str) -> tuple[object, object]:
@@ -80,6 +84,7 @@ def build_app(ctx: GuiContext) -> gr.Blocks:
             (train_page, train.refreshers),
             (generate_page, generate.refreshers),
             (evaluate_page, evaluate.refreshers),
+            (rate_page, rate.refreshers),
         )
         wire_refresh(app.load, [r for _, refreshers in pages for r in refreshers])
         for page, refreshers in pages:
