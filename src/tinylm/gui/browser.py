@@ -45,24 +45,38 @@ def browser_missing() -> str | None:
 @contextlib.contextmanager
 def chromium_page(width: int = 1280, height: int = 900) -> Iterator[Any]:
     """A fresh headless Chromium (its own new profile folder) with one page."""
+    with chromium_pages(1, width, height) as pages:
+        yield pages[0]
+
+
+@contextlib.contextmanager
+def chromium_pages(n: int, width: int = 1280, height: int = 900) -> Iterator[list[Any]]:
+    """`n` pages, each in a headless Chromium of its own (own profile folder: own cookies and
+    Gradio session), as `n` people at `n` computers; one Playwright drives them all."""
     from playwright.sync_api import sync_playwright
 
-    profile = tempfile.mkdtemp(prefix="tinylm-chromium-")
+    profiles = [tempfile.mkdtemp(prefix="tinylm-chromium-") for _ in range(n)]
     try:
         with sync_playwright() as pw:
-            context = pw.chromium.launch_persistent_context(
-                profile,
-                executable_path=CHROMIUM,
-                headless=True,
-                args=CHROMIUM_ARGS,
-                viewport={"width": width, "height": height},
-            )
+            contexts = []
             try:
-                yield context.pages[0] if context.pages else context.new_page()
+                for profile in profiles:
+                    contexts.append(
+                        pw.chromium.launch_persistent_context(
+                            profile,
+                            executable_path=CHROMIUM,
+                            headless=True,
+                            args=CHROMIUM_ARGS,
+                            viewport={"width": width, "height": height},
+                        )
+                    )
+                yield [c.pages[0] if c.pages else c.new_page() for c in contexts]
             finally:
-                context.close()
+                for context in contexts:
+                    context.close()
     finally:
-        shutil.rmtree(profile, ignore_errors=True)
+        for profile in profiles:
+            shutil.rmtree(profile, ignore_errors=True)
 
 
 def free_port() -> int:

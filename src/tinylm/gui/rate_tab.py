@@ -132,7 +132,9 @@ def build(ctx: GuiContext) -> RateTab:
         }
     with gr.Row():
         buttons = {
-            label: gr.Button(label, interactive=False, elem_id=f"rate-{choice.replace(' ', '-')}")
+            label: gr.Button(
+                label, interactive=False, elem_id=f"rate-choose-{choice.replace(' ', '-')}"
+            )
             for label, choice in CHOICE_BUTTONS.items()
         }
     gr.Markdown("### Results")
