@@ -221,3 +221,25 @@ def test_workers_judge_concurrently_in_order_within_the_rate_limit(
         assert min(gaps) > 0.45  # 120 per minute: one start each 0.5 s, whatever the workers
     finally:
         proxy.shutdown()
+
+
+def test_ratings_judge_agreement_goes_through_the_judge(judge_server, trained_run, tmp_path):
+    """`eval --ratings --judge-url`: every rated story is sent to the judge once; a story model
+    writes no grades, so no pair can be compared, and the table says so."""
+    from tinylm.ratings import append_rating
+
+    path = tmp_path / "ratings.jsonl"
+    for i, choice in enumerate(("a", "b", "tie")):
+        append_rating(path, {"rater": "ann", "prompt": "Once upon a time", "run_a": "x",
+                             "run_b": "y", "story_a": f"Once upon a time {i} a", "seed": i,
+                             "story_b": f"Once upon a time {i} b", "choice": choice})  # fmt: skip
+    result = run_cli(
+        "eval", "--ratings", str(path), "--judge-url", f"{judge_server}/v1",
+        "--judge-model", trained_run.name, "--judge-max-tokens", "16",
+        "--judge-cache", str(tmp_path / "cache"), "--json",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    agreement = json.loads(result.stdout)["judge_agreement"]
+    assert agreement == {"compared": 0, "agree": 0, "rate": None, "not_compared": 2}
+    cached = list((tmp_path / "cache").rglob("*.json"))
+    assert len(cached) == 6  # six distinct stories, each graded once
