@@ -291,7 +291,10 @@ class TrainConfig:
     # LoRA (`tinylm.lora`): adapters on a trained model's linears, the rest frozen; finetune
     # (or train --init-from) only, since adapters of random weights would learn nothing useful.
     lora_rank: int | None = setting(
-        None, "LoRA: train rank-r adapters only, the base model frozen (finetune)", above=0
+        None,
+        "LoRA: train rank-r adapters only, the base model frozen (finetune)",
+        above=0,
+        gui="LoRA rank (fine-tuning; blank: all weights)",
     )
     lora_alpha: float | None = setting(
         None, "LoRA: the adapters' scale is alpha / rank (default: 2 x rank)", above=0

@@ -52,6 +52,7 @@ _REQUEST_FIELDS: list[tuple[str, Any, Any]] = [
     ("upload_name", str | None, field(default=None)),
     ("vocab_size", int | None, field(default=None)),
     ("context", int | None, field(default=None)),  # the model's max_seq_len
+    ("init_from", str | None, field(default=None)),  # a run to fine-tune instead of a preset
     ("extra_args", list[str], field(default_factory=list)),
 ]
 TrainRequest = make_dataclass(
@@ -236,7 +237,15 @@ class Jobs:
         run_dir = self.ws.new_run_path(req.name)
         steps, data_dir = self._data_steps(req)
         train_args = ["train", "--data", str(data_dir), "--out", str(run_dir)]
-        train_args += ["--preset", req.preset]
+        if req.init_from:
+            train_args += ["--init-from", str(self._base_run(req, data_dir))]
+        else:
+            train_args += ["--preset", req.preset]
+            if settings.get("lora_rank") is not None:
+                raise TinylmError(
+                    "LoRA adapts a trained model: choose the run to start from, or clear the "
+                    "LoRA rank"
+                )
         if req.context:
             train_args += ["--config", str(run_dir / TOML_FILE)]
         train_args += to_argv(TrainConfig, settings)
@@ -257,6 +266,22 @@ class Jobs:
         write_job(run_dir, job)
         self._launch(run_dir)
         return self.ws.run_id(run_dir)
+
+    def _base_run(self, req: TrainRequest, data_dir: Path) -> Path:
+        """The run a fine-tune starts from; its data must speak that run's tokenizer."""
+        from tinylm.data.dataset import load_meta
+        from tinylm.finetune import check_tokenizer_matches
+
+        base = self.ws.run_path(req.init_from)
+        if req.source != "prepared":
+            raise TinylmError(
+                f"fine-tuning {req.init_from} needs a prepared data folder made with its "
+                f"tokenizer (`tinylm data prepare FILE --tokenizer {base / 'tokenizer.json'}`)"
+            )
+        if req.context:
+            raise TinylmError(f"the context length comes from {req.init_from}; leave it blank")
+        check_tokenizer_matches(base, load_meta(data_dir))
+        return base
 
     def _data_steps(self, req: TrainRequest) -> tuple[list[dict[str, Any]], Path]:
         """The commands that make the training data (none when it is ready) and its folder."""

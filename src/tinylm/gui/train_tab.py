@@ -69,7 +69,9 @@ HYPER_ROWS = (
     ("batch_size", "grad_accum", "lr"),
     ("warmup", "eval_every", "context"),
     ("seed", "device", "log_to"),
+    ("lora_rank",),
 )
+NEW_MODEL = "(a new model: the preset)"
 CONTEXT_LABEL = "context length"
 
 
@@ -123,6 +125,13 @@ def build(ctx: GuiContext) -> TrainTab:
             )
             preset = gr.Dropdown(
                 list(PRESETS), value="1m", label="model preset", elem_id="train-preset"
+            )
+            init_from = gr.Dropdown(
+                [NEW_MODEL, *ctx.model_choices()],
+                value=NEW_MODEL,
+                label="start from (fine-tune a run: its model and tokenizer; data prepared "
+                "with that tokenizer)",
+                elem_id="train-init-from",
             )
             fields: dict[str, Any] = {}
             with gr.Row():
@@ -208,6 +217,7 @@ def build(ctx: GuiContext) -> TrainTab:
         length_kind: str,
         *values: str,
     ) -> tuple[Any, str, Any]:
+        *values, base = values  # the last input: the run to fine-tune, if any
         given = dict(zip(setting_names, values, strict=True))
         by_steps = length_kind == "max steps"
         if by_steps and not (given["max_steps"] or "").strip():
@@ -225,6 +235,7 @@ def build(ctx: GuiContext) -> TrainTab:
             upload_name=_upload_name(upload),
             vocab_size=int(vocab) if vocab else None,
             context=optional_number(context, "context length"),
+            init_from=base if base and base != NEW_MODEL else None,
             **given,  # text as typed: parsed and checked by the settings' declarations
         )
         run_id = ctx.jobs.start(request)
@@ -245,6 +256,7 @@ def build(ctx: GuiContext) -> TrainTab:
             preset,
             length_kind,
             *(fields[n] for n in setting_names),
+            init_from,  # last, so scripts that name the inputs before it keep working
         ],
         outputs=[name, start_status, watched],
         api_name="start_training",
@@ -328,6 +340,10 @@ def build(ctx: GuiContext) -> TrainTab:
         (watched, lambda current: choices_update(ctx.jobs.job_ids(), current, True)),
         (compared, lambda current: choices_update(ctx.ws.run_ids(), current, True)),
         (data_id, lambda current: choices_update(ctx.ws.data_ids(), current, True)),
+        (
+            init_from,
+            lambda current: choices_update([NEW_MODEL, *ctx.model_choices()], current, True),
+        ),
     ]
     return TrainTab(refreshers=refreshers)
 
