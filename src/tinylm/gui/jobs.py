@@ -234,6 +234,10 @@ class Jobs:
         settings = request_settings(req)
         if (settings["max_steps"] is None) == (settings["time_budget"] is None):
             raise TinylmError("say how long to train: max steps or a time budget, not both")
+        if settings.get("log_to"):
+            from tinylm.tracking import check_trackers_installed, parse_trackers
+
+            check_trackers_installed(parse_trackers(settings["log_to"]))  # not in the background
         run_dir = self.ws.new_run_path(req.name)
         steps, data_dir = self._data_steps(req)
         train_args = ["train", "--data", str(data_dir), "--out", str(run_dir)]
