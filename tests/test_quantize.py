@@ -387,9 +387,18 @@ def build_c(tmp_path: Path, source: str) -> Path:
     return binary
 
 
-def assert_same_greedy_text(model, tokenizer, prompt: list[int], ours: list[int], theirs: str):
+def assert_same_greedy_text(
+    model, tokenizer, prompt: list[int], ours: list[int], theirs: str, float_model=None
+):
     """`theirs` (another program's greedy text from `prompt`) is tinylm's greedy text `ours`, or
-    parts from it only where tinylm's two best tokens were a near-tie."""
+    parts from it only where tinylm's two best tokens were a near-tie.
+
+    With int8 activations (`float_model`: the run the int8 one was quantized from) a near-tie
+    is wider: a float difference of 1e-6 in a norm can round one activation to the next int8
+    step, which moves a logit by one rounding error of the many that make up the int8 model's
+    own error against float. So there the gap may be up to that error (measured at the parting
+    token), and the texts must agree for the first 50 tokens: a wrong kernel parts at once,
+    by whole logits."""
     text = tokenizer.decode(ours)
     if theirs.startswith(text) or text.startswith(theirs):
         return  # the same story (one program may count its steps from another token)
@@ -399,9 +408,15 @@ def assert_same_greedy_text(model, tokenizer, prompt: list[int], ours: list[int]
     ids = torch.tensor([prompt + ours[: i - 1]])
     with torch.inference_mode():
         logits, _ = model(ids)
+        tolerance = NEAR_TIE
+        if float_model is not None:
+            assert i > 50, f"the texts part at token {i}:\ntinylm: {text!r}\nother:  {theirs!r}"
+            reference, _ = float_model(ids)
+            error = (logits[0, -1].float() - reference[0, -1].float()).abs().max().item()
+            tolerance = max(NEAR_TIE, error)
     top2 = logits[0, -1].float().topk(2).values
     gap = (top2[0] - top2[1]).item()
-    assert gap < NEAR_TIE, (
+    assert gap < tolerance, (
         f"the texts part at token {i} where tinylm's best logit leads by {gap:.4f}:\n"
         f"tinylm: {text!r}\nother:  {theirs!r}"
     )
@@ -450,7 +465,10 @@ def test_runq_writes_tinylms_int8_greedy_story(tmp_path, stories260k) -> None:
     theirs = done.stdout.rsplit("\nachieved", 1)[0].strip("\n")
     lm = tinylm.load(str(int8))
     ours = greedy_ids(lm, [1], 200)
-    assert_same_greedy_text(lm.model, lm.tokenizer, [1], ours, theirs.removeprefix(" "))
+    float_model = tinylm.load(str(stories260k)).model
+    assert_same_greedy_text(
+        lm.model, lm.tokenizer, [1], ours, theirs.removeprefix(" "), float_model
+    )
     assert theirs.startswith("Once upon a time") and len(theirs) > 300  # 200 tokens
 
 

@@ -334,17 +334,20 @@ class StoryReader:
         csv.field_size_limit(2**31 - 1)  # stories can be long; the default 128 KiB cap is arbitrary
         reader = csv.reader(self._lines(), delimiter=delimiter, skipinitialspace=True)
         try:
-            header = [h.strip() for h in next(reader)]
-        except StopIteration:
-            return
-        index = header.index(_pick_column(header, self.column, self.path))
-        try:
+            try:
+                header = [h.strip() for h in next(reader)]
+            except StopIteration:
+                return
+            index = header.index(_pick_column(header, self.column, self.path))
             for row in reader:
                 if index < len(row) and row[index].strip():
                     yield row[index].strip()
         except csv.Error as exc:
+            why = str(exc)
+            if "new-line character" in why:  # Python's advice there is about its own API
+                why = "a carriage return inside an unquoted field; quote it, or save with \\n ends"
             raise TinylmError(
-                f"{self.path}: malformed CSV at line {reader.line_num} ({exc})"
+                f"{self.path}: malformed CSV at line {reader.line_num} ({why})"
             ) from None
 
     def _read_parquet(self) -> Iterator[str]:
