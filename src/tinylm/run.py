@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -318,11 +318,13 @@ def load_run(
     run = check_run(run_dir)
     config = read_run_config(run)
     if quant is not None:
-        from tinylm.quant.load import quantize_loaded
+        from tinylm.quant.load import quantize_in_memory
 
         if "quantization" in config:
             raise TinylmError(f"--quant {quant}: {run} is quantized already; drop --quant")
-        return quantize_loaded(load_run(run, device, "fp32", False, batch), quant, dtype, compile)
+        base = load_run(run, device, "fp32", False, batch)
+        model, config = quantize_in_memory(base.model, run, base.config, quant, dtype, compile)
+        return replace(base, model=model, config=config, compile=False)
     model_cfg = run_model_config(config, str(run / CONFIG_FILE))
     tokenizer = Tokenizer.load(run / TOKENIZER_FILE)
     trained_with = (config.get("data") or {}).get("tokenizer_sha256")

@@ -63,7 +63,7 @@ from tinylm.schedule import effective_warmup, lr_at
 from tinylm.stop_signals import stop_requests
 from tinylm.tokenizer import Tokenizer
 from tinylm.tracking import Trackers, check_trackers_installed
-from tinylm.train_bad_steps import on_bad_step
+from tinylm.train_bad_steps import BadSteps
 from tinylm.train_checkpoint import Checkpointer
 from tinylm.train_eval import Validator
 from tinylm.train_log import StepLog
@@ -210,7 +210,14 @@ class Trainer:
         self.step_seconds = 0.0
         self.steps_timed = 0
         self.eval_seconds = 0.0
-        self.consecutive_bad = 0
+        self.bad_steps = BadSteps(
+            cfg,
+            self.out,
+            self.dist,
+            self._write_metrics,
+            lambda path: self._load_checkpoint(path, rollback=True),
+            self.save_checkpoint,
+        )
 
     def _make_optimizer(self) -> torch.optim.Optimizer:
         cfg = self.cfg
@@ -442,13 +449,13 @@ class Trainer:
                 self.steps_timed += 1
                 if not healthy:
                     log.flush()
-                    if self._on_bad_step(bar):  # rolled back: the clock runs on
+                    if self.bad_steps.handle(state, bar):  # rolled back: the clock runs on
                         now = time.perf_counter()
                         state.elapsed += now - last_tick
                         last_tick = now
                         continue
                 else:
-                    self.consecutive_bad = 0
+                    self.bad_steps.ok()
                 state.step += 1
                 state.tokens_seen += tokens_per_step
                 log.step(state.step, loss if healthy else None, lr, grad_norm)
@@ -483,9 +490,6 @@ class Trainer:
                 f"interrupted at step {state.step}; continue with the same command plus --resume"
             )
         return interrupted
-
-    def _on_bad_step(self, bar: Progress) -> bool:
-        return on_bad_step(self, bar)
 
     def _train_step(self) -> tuple[torch.Tensor, bool, torch.Tensor]:
         """One optimizer step; returns the mean loss, whether the update was applied (it is

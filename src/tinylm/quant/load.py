@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
+
+from torch import nn
 
 from tinylm.checkpoint import MODEL_FILE, check_model_tensors, read_tensors
 from tinylm.config import ModelConfig
 from tinylm.errors import TinylmError
 from tinylm.quant.modules import QuantizedLlama
-
-if TYPE_CHECKING:
-    from tinylm.run import LoadedRun
 from tinylm.quant.scheme import (
     QuantSpec,
     check_group_size,
@@ -35,15 +33,17 @@ def check_quantized_options(what: str, scheme: str, dtype: str, compile: bool) -
         )
 
 
-def quantize_loaded(run: LoadedRun, scheme: str, dtype: str, compile: bool) -> LoadedRun:
-    """`generate --quant`: a float run quantized in memory (default group size), nothing
-    written."""
+def quantize_in_memory(
+    model: nn.Module, run: Path, config: dict[str, Any], scheme: str, dtype: str, compile: bool
+) -> tuple[nn.Module, dict[str, Any]]:
+    """`generate --quant`: a float run's model quantized in memory (default group size),
+    nothing written; returns the model and the config it now has."""
     check_scheme(scheme)
-    check_quantized_options(str(run.path), scheme, dtype, compile)
-    spec = choose_spec(run.model_config, scheme, None)
-    model = QuantizedLlama.from_float(run.model, spec).to(run.device).eval()
-    config = {**run.config, "quantization": spec.to_json(), "quantized_from": str(run.path)}
-    return replace(run, model=model, config=config, compile=False)
+    check_quantized_options(str(run), scheme, dtype, compile)
+    spec = choose_spec(model.config, scheme, None)
+    device = next(model.parameters()).device
+    quantized = QuantizedLlama.from_float(model, spec).to(device).eval()
+    return quantized, {**config, "quantization": spec.to_json(), "quantized_from": str(run)}
 
 
 def load_quantized_model(
