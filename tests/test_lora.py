@@ -189,3 +189,27 @@ def test_lora_under_torchrun_ddp_gives_the_single_process_curve(tmp_path, base, 
     assert result.returncode == 0, result.stderr
     assert "2 processes (ddp)" in result.stdout + result.stderr
     assert_same_curve(curve(ddp), curve(single))
+
+
+def test_lora_on_instruct_data_within_a_time_budget(tmp_path, base):
+    """The trainer's other features with adapters: instruct records (the loss on the stories
+    only, through the mask) and a time budget that sizes the run."""
+    records, data = tmp_path / "instruct.txt", tmp_path / "instruct"
+    result = run_cli("data", "synth", "--instruct", "--stories", "300", "--out", str(records))
+    assert result.returncode == 0, result.stderr
+    result = run_cli("data", "prepare", str(records), "--tokenizer", str(base / "tokenizer.json"),
+                     "--out", str(data))  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    out = tmp_path / "tuned"
+    result = run_cli(
+        "finetune", str(base), "--data", str(data), "--out", str(out), "--instruct",
+        "--lora-rank", "4", "--time-budget", "20s", *FLAGS,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    said = result.stdout + result.stderr
+    assert "time budget 00:20 ->" in said and "trainable parameters" in said
+    config = json.loads((out / "config.json").read_text())
+    assert config["data"]["instruct"] and config["train"]["loss_mask"]
+    assert (out / "adapter_model.safetensors").is_file()
+    rows = [json.loads(x) for x in (out / "metrics.jsonl").read_text().splitlines()]
+    assert max(r.get("elapsed", 0) for r in rows) < 20 * 1.5
