@@ -302,7 +302,8 @@ def test_ui_reaches_nothing_outside_its_folders(gui) -> None:
     # A free-text name cannot place a run outside the runs folder either.
     _, status, _ = api.predict(
         "../escaped", "prepared data folder", "en", 20000, "tinystories", None, 1024, "260k",
-        "max steps", "10", "", "", "", "", "", "", "", "", "cpu", api_name="/start_training",
+        "max steps", "10", "", "", "", "", "", "", "", "", "cpu", "none", "",
+        "(a new model: the preset)", api_name="/start_training",
     )  # fmt: skip
     assert "name &#x27;../escaped&#x27; is not allowed" in status
     assert not (runs.parent / "escaped").exists() and not (runs / "escaped").exists()
@@ -339,7 +340,8 @@ def test_training_survives_the_gui_restarting(trained_run, en_data, tmp_path: Pa
     try:
         Client(url, verbose=False).predict(
             "bg", "prepared data folder", "en", 20000, "ts", None, 1024, "260k", "max steps",
-            "2000", "", "8", "", "", "", "10", "64", "", "cpu", api_name="/start_training"
+            "2000", "", "8", "", "", "", "10", "64", "", "cpu", "none", "",
+            "(a new model: the preset)", api_name="/start_training"
         )  # fmt: skip
     finally:
         first.send_signal(signal.SIGINT)  # Ctrl-C in the GUI's terminal
