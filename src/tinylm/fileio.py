@@ -48,6 +48,24 @@ def atomic_open(path: str | Path, mode: str = "w", encoding: str | None = "utf-8
         raise
 
 
+@contextlib.contextmanager
+def atomic_folder(out: Path, what: str) -> Iterator[Path]:
+    """Fill a temp folder beside `out` (`.NAME.WHAT.tmp`), then rename it to `out` whole, on
+    success only: a reader never sees half an export, import or quantized run. `out` must be
+    absent or empty (`check_output_folder`)."""
+    tmp = out.with_name(f".{out.name}.{what}.tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    try:
+        yield tmp
+        if out.is_dir():
+            out.rmdir()  # checked empty before
+        os.replace(tmp, out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
 def atomic_write_text(path: str | Path, text: str) -> None:
     with atomic_open(path, "w") as f:
         f.write(text)

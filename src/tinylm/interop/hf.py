@@ -15,7 +15,6 @@ something else quietly.
 from __future__ import annotations
 
 import json
-import os
 import shutil
 from pathlib import Path
 from typing import Any
@@ -26,7 +25,7 @@ from torch import nn
 from tinylm.checkpoint import MODEL_FILE, model_tensors, read_tensors, save_tensors
 from tinylm.config import ModelConfig
 from tinylm.errors import TinylmError
-from tinylm.fileio import atomic_write_json, atomic_write_text, check_output_folder
+from tinylm.fileio import atomic_folder, atomic_write_json, atomic_write_text, check_output_folder
 from tinylm.framing import BOS_EOS, check_framing
 from tinylm.interop.runs import check_tokenizer_fits, write_imported_run
 from tinylm.interop.tokenizer_files import load_tokenizer_file
@@ -135,10 +134,7 @@ def export_hf(
     if cfg.arch != "llama":
         raise TinylmError(f"Hugging Face export covers Llama models; this run is '{cfg.arch}'")
     check_tokenizer_fits(tokenizer, cfg.vocab_size, "of this run")
-    tmp = out.with_name(f".{out.name}.export.tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
-    try:
+    with atomic_folder(out, "export") as tmp:
         weights = model_tensors(model.state_dict(), cfg.tie_embeddings)
         tensors = {k: v.to(DTYPES[dtype]) for k, v in weights.items()}
         save_tensors(tmp / MODEL_FILE, tensors, {"format": "pt"})
@@ -160,12 +156,6 @@ def export_hf(
         atomic_write_json(tmp / "special_tokens_map.json", specials)
         if card is not None:
             atomic_write_text(tmp / "README.md", card)
-        if out.is_dir():
-            out.rmdir()  # checked empty above
-        os.replace(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return out
 
 
@@ -308,18 +298,9 @@ def export_adapter(run_dir: str | Path, out: str | Path) -> list[str]:
             "export the whole model"
         )
     check_output_folder(out)
-    tmp = out.with_name(f".{out.name}.export.tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
-    try:
+    with atomic_folder(out, "export") as tmp:
         for name in (ADAPTER_FILE, ADAPTER_CONFIG):
             shutil.copyfile(run / name, tmp / name)
-        if out.is_dir():
-            out.rmdir()  # checked empty above
-        os.replace(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     base = json.loads((out / ADAPTER_CONFIG).read_text(encoding="utf-8"))
     return [
         f"exported the LoRA adapters of {run} to {out} (PEFT, rank {base['r']})",

@@ -4,8 +4,6 @@ tinylm trained. Nothing appears under the final name until every file is written
 
 from __future__ import annotations
 
-import os
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +12,7 @@ import torch
 from tinylm.checkpoint import MODEL_FILE, check_model_tensors, save_model
 from tinylm.config import ModelConfig
 from tinylm.errors import TinylmError
-from tinylm.fileio import check_output_folder
+from tinylm.fileio import atomic_folder, check_output_folder
 from tinylm.framing import check_framing
 from tinylm.models import build_model
 from tinylm.quant.scheme import QuantSpec
@@ -80,17 +78,8 @@ def write_imported_run(
     extra: dict[str, Any] = {"source": source, "framing": check_framing(framing)}
     if quantization is not None:
         extra["quantization"] = quantization.to_json()
-    tmp = out.with_name(f".{out.name}.import.tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
-    try:
+    with atomic_folder(out, "import") as tmp:
         save_model(tmp / MODEL_FILE, model, {"tinylm": "imported", "source": source["format"]})
         tokenizer.save(tmp / TOKENIZER_FILE)
         write_run_config(tmp, cfg, None, extra)
-        if out.is_dir():
-            out.rmdir()  # checked empty above
-        os.replace(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return out

@@ -5,14 +5,13 @@ under --out until every file is written."""
 
 from __future__ import annotations
 
-import os
 import shutil
 from collections.abc import Callable
 from pathlib import Path
 
 from tinylm.checkpoint import MODEL_FILE, save_model
 from tinylm.errors import TinylmError
-from tinylm.fileio import atomic_write_json, check_output_folder
+from tinylm.fileio import atomic_folder, atomic_write_json, check_output_folder
 from tinylm.quant.modules import QuantizedLlama
 from tinylm.quant.scheme import choose_spec
 from tinylm.run import CONFIG_FILE, TOKENIZER_FILE, load_run, read_run_config
@@ -43,10 +42,7 @@ def quantize_run(
     run = load_run(run_dir)
     spec = choose_spec(run.model_config, scheme, group_size, keep_embeddings, keep_output)
     quantized = QuantizedLlama.from_float(run.model, spec)
-    tmp = out.with_name(f".{out.name}.quantize.tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
-    try:
+    with atomic_folder(out, "quantize") as tmp:
         save_model(tmp / MODEL_FILE, quantized, {"tinylm": "quantized", "quantization": scheme})
         shutil.copyfile(run_dir / TOKENIZER_FILE, tmp / TOKENIZER_FILE)
         record = {key: value for key, value in config.items() if key != "model"}
@@ -62,12 +58,6 @@ def quantize_run(
                 "quantized_from": str(run_dir),
             },
         )
-        if out.is_dir():
-            out.rmdir()  # checked empty above
-        os.replace(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     before = (run_dir / MODEL_FILE).stat().st_size
     after = (out / MODEL_FILE).stat().st_size
     say(
