@@ -306,26 +306,15 @@ def _hostile(parameter: dict) -> st.SearchStrategy:
 
 @pytest.fixture(scope="module")
 def gui(world, tmp_path_factory):
-    from tinylm.gui.browser import free_port, start_tinylm, stop_process, wait_until_up
+    from tinylm.gui.browser import running_gui
 
     root = tmp_path_factory.mktemp("fuzz-gui")
     runs, data = root / "runs", root / "data"
     shutil.copytree(world.inputs["run"], runs / "tiny")
     shutil.copytree(world.inputs["data"], data / "tiny")
-    port = free_port()
     log = root / "gui.log"
-    args = ["gui", "--runs", str(runs), "--data", str(data), "--port", str(port),
-            "--device", "cpu", "--max-tokens", "16"]  # fmt: skip
-    proc = start_tinylm(args, log, {"OMP_NUM_THREADS": "1"})
-    url = f"http://127.0.0.1:{port}/"
-    try:
-        wait_until_up(url, proc, log)
+    with running_gui(runs, data, log, "--max-tokens", "16") as (url, proc):
         yield url, proc, log, runs
-    finally:
-        stop_process(proc)
-        from tinylm.gui.browser import stop_training_jobs
-
-        stop_training_jobs(runs)
 
 
 def _crashes(log: str) -> list[str]:

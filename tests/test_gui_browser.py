@@ -23,11 +23,11 @@ from tinylm.gui.browser import (
     chromium_page,
     field,
     free_port,
+    running_gui,
     set_slider,
     start_tinylm,
     start_training,
     stop_process,
-    stop_training_jobs,
     wait_for_text,
     wait_until_up,
 )
@@ -52,21 +52,12 @@ def gui(trained_run, en_data, tmp_path_factory):
     shutil.copytree(trained_run, runs / "tiny")
     shutil.copytree(en_data, data / "tinystories")
     shots.mkdir()
-    port = free_port()
-    log = root / "gui.log"
-    # One thread per process: the GUI, its trainer and other tests share few cores.
-    env = {"OMP_NUM_THREADS": "1"}
-    args = ["gui", "--runs", str(runs), "--data", str(data), "--port", str(port)]
-    args += ["--device", "cpu", "--max-tokens", str(GUI_MAX_TOKENS)]
-    proc = start_tinylm(args, log, env)
-    url = f"http://127.0.0.1:{port}/"
-    try:
-        wait_until_up(url, proc, log)
+    with running_gui(runs, data, root / "gui.log", "--max-tokens", str(GUI_MAX_TOKENS)) as (
+        url,
+        _,
+    ):
         print(f"\nGUI screenshots: {shots}")
         yield url, runs, data, shots
-    finally:
-        stop_process(proc)
-        stop_training_jobs(runs)  # runners this test started
 
 
 def _long_story(lm) -> tuple[int, str]:

@@ -16,12 +16,8 @@ from tinylm.gui.browser import (
     choose,
     chromium_page,
     field,
-    free_port,
-    start_tinylm,
-    stop_process,
-    stop_training_jobs,
+    running_gui,
     wait_for_text,
-    wait_until_up,
 )
 
 pytestmark = pytest.mark.skipif(browser_missing() is not None, reason=str(browser_missing()))
@@ -39,17 +35,8 @@ def gui(stories260k, en_data, tinystories_v1, tmp_path_factory):
     text.write_text("\n<|endoftext|>\n".join(first_stories(tinystories_v1, 12) * 40))
     prepare([str(text)], data / "dozen", tokenizer_path=runs / "s260" / "tokenizer.json",
             show_progress=False)  # fmt: skip
-    port = free_port()
-    log = root / "gui.log"
-    args = ["gui", "--runs", str(runs), "--data", str(data), "--port", str(port), "--device", "cpu"]
-    proc = start_tinylm(args, log, {"OMP_NUM_THREADS": "1"})
-    url = f"http://127.0.0.1:{port}/"
-    try:
-        wait_until_up(url, proc, log)
+    with running_gui(runs, data, root / "gui.log") as (url, _):
         yield url, runs
-    finally:
-        stop_process(proc)
-        stop_training_jobs(runs)
 
 
 def fill_finetune(page, name: str, data: str) -> None:

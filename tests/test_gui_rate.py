@@ -14,11 +14,8 @@ from tinylm.gui.browser import (
     browser_missing,
     chromium_pages,
     field,
-    free_port,
-    start_tinylm,
-    stop_process,
+    running_gui,
     wait_for_text,
-    wait_until_up,
 )
 from tinylm.ratings import read_ratings, standings, standings_markdown
 
@@ -34,16 +31,8 @@ def gui(trained_run, stories260k, tmp_path_factory):
     shutil.copytree(trained_run, runs / "tiny")
     shutil.copytree(stories260k, runs / "s260")
     data.mkdir()
-    port = free_port()
-    log = root / "gui.log"
-    args = ["gui", "--runs", str(runs), "--data", str(data), "--port", str(port), "--device", "cpu"]
-    proc = start_tinylm(args, log, {"OMP_NUM_THREADS": "1"})
-    url = f"http://127.0.0.1:{port}/"
-    try:
-        wait_until_up(url, proc, log)
+    with running_gui(runs, data, root / "gui.log") as (url, _):
         yield url, runs
-    finally:
-        stop_process(proc)
 
 
 def open_rate_tab(page, url: str, rater: str) -> None:

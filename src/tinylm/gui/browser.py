@@ -113,6 +113,25 @@ def start_tinylm(args: list[str], log: Path, env: dict[str, str] | None = None) 
     )
 
 
+@contextlib.contextmanager
+def running_gui(
+    runs: Path, data: Path, log: Path, *extra: str
+) -> Iterator[tuple[str, subprocess.Popen]]:
+    """`tinylm gui` over `runs` and `data` on a free port, on the CPU, one thread per process
+    (the GUI, its trainers and the tests share few cores); yields (its URL, the process) once it
+    answers, and stops it and the training jobs it started afterwards."""
+    port = free_port()
+    args = ["gui", "--runs", str(runs), "--data", str(data), "--port", str(port), "--device", "cpu"]
+    proc = start_tinylm([*args, *extra], log, {"OMP_NUM_THREADS": "1"})
+    url = f"http://127.0.0.1:{port}/"
+    try:
+        wait_until_up(url, proc, log)
+        yield url, proc
+    finally:
+        stop_process(proc)
+        stop_training_jobs(runs)
+
+
 def stop_training_jobs(runs: Path) -> None:
     """Ctrl-C every GUI training job still running under `runs` (they outlive the GUI)."""
     from tinylm.gui.jobfile import JOB_FILE, read_job
