@@ -29,10 +29,11 @@ from pathlib import Path
 from typing import Any
 
 from tinylm.errors import TinylmError
+from tinylm.evalsuite.judge import CATEGORIES, Judge
 
 RATINGS_FILE = "ratings.jsonl"
 CHOICES = ("a", "b", "tie", "both bad")
-DIMENSIONS = ("grammar", "consistency", "creativity", "plot")
+DIMENSIONS = CATEGORIES  # the judge's rubric: people and the judge grade the same things
 BOOTSTRAP_ROUNDS = 1000
 ELO_BASE, ELO_SCALE = 1000.0, 400.0
 
@@ -207,6 +208,19 @@ def standings(ratings: list[dict[str, Any]], seed: int = 0) -> Standings:
         both_bad=sum(r["choice"] == "both bad" for r in ratings),
         dimensions={d: _standings(ratings, runs, d, seed) for d in rated},
     )
+
+
+def judge_grades(judge: Judge, ratings: list[dict[str, Any]]) -> dict[tuple[str, str], float]:
+    """The judge's mean grade of each rated story, graded once per (prompt, story) as a
+    completion of its prompt; stories whose answer lacked a grade are left out."""
+    stories = sorted({(r["prompt"], r[k]) for r in ratings for k in ("story_a", "story_b")})
+    pairs = [(p, s[len(p) :] if s.startswith(p) else s) for p, s in stories]
+    grades = {}
+    for story, (g, _) in zip(stories, judge.grade_all(pairs), strict=True):
+        values = [getattr(g, c) for c in CATEGORIES]
+        if all(v is not None for v in values):
+            grades[story] = sum(values) / len(values)
+    return grades
 
 
 def judge_agreement(

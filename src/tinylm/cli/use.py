@@ -457,7 +457,13 @@ def cmd_import(args: argparse.Namespace) -> None:
 def cmd_eval_ratings(args: argparse.Namespace) -> None:
     """`eval --ratings FILE`: the standings of the runs people rated (`tinylm.ratings`)."""
     from tinylm.evalsuite.commands import make_judge
-    from tinylm.ratings import judge_agreement, read_ratings, standings, standings_markdown
+    from tinylm.ratings import (
+        judge_agreement,
+        judge_grades,
+        read_ratings,
+        standings,
+        standings_markdown,
+    )
 
     if args.runs:
         raise TinylmError("--ratings ranks the runs named in the file; drop the RUN arguments")
@@ -466,17 +472,7 @@ def cmd_eval_ratings(args: argparse.Namespace) -> None:
     judge = make_judge(args)
     if judge is not None:
         judge.preflight()
-        stories = sorted(
-            {(r["prompt"], r[k]) for r in rated.ratings for k in ("story_a", "story_b")}
-        )
-        grades = {}
-        for (prompt, story), (g, _) in zip(stories, judge.grade_all(
-            [(p, s[len(p):] if s.startswith(p) else s) for p, s in stories]
-        ), strict=True):  # fmt: skip
-            values = [getattr(g, c) for c in ("grammar", "creativity", "consistency", "plot")]
-            if all(v is not None for v in values):
-                grades[(prompt, story)] = sum(values) / len(values)
-        result.judge_agreement = judge_agreement(rated.ratings, grades)
+        result.judge_agreement = judge_agreement(rated.ratings, judge_grades(judge, rated.ratings))
     if args.json:
         from dataclasses import asdict
 
