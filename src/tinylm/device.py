@@ -167,22 +167,25 @@ def matmul_peak_flops(device: torch.device, dtype: torch.dtype, seconds: float =
     return statistics.median(rates)
 
 
+def cpu_model() -> str:
+    """The CPU's model name as `lscpu` shows it ('AMD EPYC'), or the platform's word for it."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
 def device_description(device: torch.device, processes: int = 1) -> str:
     """The hardware a run trained on, in words for a model card: 'NVIDIA H100 80GB HBM3' or
     'AMD EPYC, 2 cores', times the processes, with the torch build."""
     if device.type == "cuda":
         what = torch.cuda.get_device_name(device)
     else:
-        what = platform.processor() or platform.machine()
-        try:
-            with open("/proc/cpuinfo", encoding="utf-8") as f:
-                names = [
-                    line.split(":", 1)[1].strip() for line in f if line.startswith("model name")
-                ]
-            what = names[0] if names else what
-        except OSError:
-            pass
-        what = f"{what}, {torch.get_num_threads()} threads"
+        what = f"{cpu_model()}, {torch.get_num_threads()} threads"
         if device.type == "mps":
             what = f"Apple GPU (mps), {what}"
     many = f"{processes} processes on " if processes > 1 else ""
